@@ -1,0 +1,137 @@
+"""The application factory: `create_app(settings)`.
+
+Each resource (database, Stripe client, Socket.IO, scheduler) is opened and
+closed in its own cleanup context, in that order; shutdown runs in reverse, so
+sockets are told to go before the database closes under them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+from aiohttp import web
+
+from server import auctions, notifications, payments
+from server.core import health
+from server.core.context import CONTEXT, AppContext
+from server.core.db import Database
+from server.core.embedded_pg import EmbeddedPostgres
+from server.core.http import error_middleware
+from server.core.logging import request_context_middleware
+from server.core.metrics import Metrics
+from server.payments.gateway import StripeGateway
+from server.realtime.hub import Hub, make_socketio_server
+from server.realtime.namespace import AuctionNamespace
+from server.scheduling.scheduler import Scheduler
+from server.settings import Settings
+from server.users.service import SeenUsers
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_PG = web.AppKey("embedded_pg", EmbeddedPostgres)
+
+
+Prepare = Callable[[AppContext], Awaitable[None]]
+PREPARE = web.AppKey("prepare", list[Prepare])
+
+
+def create_app(
+    settings: Settings,
+    *,
+    run_scheduler: bool = True,
+    prepare: Sequence[Prepare] = (),
+) -> web.Application:
+    """Build the server.
+
+    `prepare` runs right after the database opens, before the scheduler starts
+    (the dev command migrates and seeds there). `run_scheduler=False` leaves
+    out the background jobs.
+    """
+    app = web.Application(
+        middlewares=[request_context_middleware, error_middleware],
+        client_max_size=settings.max_request_bytes,
+    )
+    sio = make_socketio_server(settings)
+    sio.attach(app, socketio_path="socket.io")
+    gateway = StripeGateway(settings)
+    context = AppContext(
+        settings=settings,
+        db=Database(),
+        hub=Hub(sio),
+        metrics=Metrics(),
+        stripe=gateway,
+        seen_users=SeenUsers(),
+    )
+    app[CONTEXT] = context
+    app[PREPARE] = list(prepare)
+
+    namespace = AuctionNamespace(
+        context,
+        handlers={**auctions.SOCKET_HANDLERS, **payments.SOCKET_HANDLERS},
+        connect_hooks=[*auctions.CONNECT_HOOKS, *payments.CONNECT_HOOKS],
+    )
+    sio.register_namespace(namespace)
+
+    health.setup_routes(app)
+    auctions.setup_routes(app)
+    payments.setup_routes(app)
+    notifications.setup_routes(app)
+
+    app.cleanup_ctx.append(_database_ctx)
+    app.cleanup_ctx.append(_stripe_ctx)
+    app.cleanup_ctx.append(_socketio_ctx)
+    if run_scheduler:
+        app.cleanup_ctx.append(_scheduler_ctx)
+    return app
+
+
+async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
+    context = app[CONTEXT]
+    url = context.settings.database_url
+    embedded: EmbeddedPostgres | None = None
+    if url is None:
+        embedded = EmbeddedPostgres(context.settings.data_dir)
+        url = embedded.start()
+        app[EMBEDDED_PG] = embedded
+    context.db.open(url)
+    for step in app[PREPARE]:
+        await step(context)
+    try:
+        yield
+    finally:
+        await context.db.dispose()
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _stripe_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[CONTEXT].stripe.close()
+
+
+async def _socketio_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    # Tell every client goodbye (and stop the Redis listener) before the web server stops.
+    sio = app[CONTEXT].hub.sio
+    try:
+        await sio.shutdown()
+    except Exception:
+        log.exception("Socket.IO shutdown failed")
+
+
+async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
+    context = app[CONTEXT]
+    scheduler = Scheduler()
+    context.scheduler = scheduler
+    auctions.install_jobs(context, scheduler)
+    payments.install_jobs(context, scheduler)
+    notifications.install_jobs(context, scheduler)
+    scheduler.start()
+    await auctions.rebuild_schedule(context)
+    await payments.rebuild_schedule(context)
+    try:
+        yield
+    finally:
+        scheduler.shutdown()
+        context.scheduler = None

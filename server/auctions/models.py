@@ -1,0 +1,111 @@
+"""Lots, their bids and their history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.core.db import Base, TimestampMixin
+
+
+class LotStatus(StrEnum):
+    SCHEDULED = "SCHEDULED"
+    OPEN = "OPEN"
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    SOLD = "SOLD"
+    UNSOLD = "UNSOLD"
+    CANCELED = "CANCELED"
+
+
+class Lot(TimestampMixin, Base):
+    __tablename__ = "lots"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('SCHEDULED','OPEN','PENDING_PAYMENT','SOLD','UNSOLD','CANCELED')",
+            name="status",
+        ),
+        CheckConstraint("starting_price > 0", name="starting_price_positive"),
+        CheckConstraint("reserve_price IS NULL OR reserve_price > 0", name="reserve_positive"),
+        CheckConstraint("bid_increment IS NULL OR bid_increment > 0", name="increment_positive"),
+        CheckConstraint("current_bid IS NULL OR current_bid > 0", name="current_bid_positive"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("currency ~ '^[a-z]{3}$'", name="currency_code"),
+        # The schedule lives in the rows: these indexes serve the sweeps.
+        Index("ix_lots_open_ends_at", "ends_at", postgresql_where=text("status = 'OPEN'")),
+        Index(
+            "ix_lots_scheduled_starts_at",
+            "starts_at",
+            postgresql_where=text("status = 'SCHEDULED'"),
+        ),
+        Index("ix_lots_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    seller_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    starting_price: Mapped[int]
+    reserve_price: Mapped[int | None]
+    bid_increment: Mapped[int | None]
+    current_bid: Mapped[int | None]
+    high_bidder_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    high_bid_id: Mapped[int | None]
+    bid_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))
+    # Per-lot event counter: grows by one for every event emitted to the lot room.
+    seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    closed_at: Mapped[datetime | None]
+
+
+class Bid(Base):
+    __tablename__ = "bids"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        # Accepted bids on a lot strictly increase, so no two share an amount.
+        UniqueConstraint("lot_id", "amount", name="uq_bids_lot_amount"),
+        # A retried request_id returns the first result and places no second bid.
+        UniqueConstraint("bidder_id", "request_id", name="uq_bids_bidder_request"),
+        Index("ix_bids_lot_id_id", "lot_id", "id"),
+        Index("ix_bids_lot_bidder_amount", "lot_id", "bidder_id", "amount"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="CASCADE"))
+    bidder_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    amount: Mapped[int]
+    request_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Set once the lot is decided: 'won' for the bid that was paid for.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+class LotEvent(Base):
+    """The lot's history: every status change and every event sent to its room."""
+
+    __tablename__ = "lot_events"
+    __table_args__ = (UniqueConstraint("lot_id", "seq", name="uq_lot_events_lot_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    type: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

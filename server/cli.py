@@ -1,0 +1,100 @@
+"""What the commands in `server.__main__` do."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from aiohttp import web
+
+from server.app import create_app
+from server.core.context import AppContext
+from server.core.db import Database
+from server.core.embedded_pg import EmbeddedPostgres
+from server.core.logging import configure_logging
+from server.core.migrations import upgrade
+from server.settings import Settings
+
+log = logging.getLogger("server")
+
+
+async def migrate(settings: Settings) -> int:
+    configure_logging(json_logs=False)
+    embedded = None
+    url = settings.database_url
+    if url is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        url = embedded.start()
+    db = Database()
+    db.open(url, pool_size=1)
+    try:
+        await upgrade(db.engine)
+    finally:
+        await db.dispose()
+        if embedded is not None:
+            embedded.stop()
+    print("database migrated to head")
+    return 0
+
+
+async def seed(settings: Settings, *, first_close_minutes: float = 3.0) -> int:
+    from server.devtools.seed import seed_demo
+
+    configure_logging(json_logs=False)
+    embedded = None
+    url = settings.database_url
+    if url is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        url = embedded.start()
+    db = Database()
+    db.open(url, pool_size=1)
+    try:
+        created = await seed_demo(db, first_close_minutes=first_close_minutes)
+    finally:
+        await db.dispose()
+        if embedded is not None:
+            embedded.stop()
+    print(f"seeded {created} demo lots")
+    return 0
+
+
+def _run(app: web.Application, settings: Settings) -> int:
+    try:
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop is optional
+        loop_factory = None
+    if loop_factory is not None:
+        asyncio.set_event_loop(loop_factory())
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        print=lambda text: log.info(text.strip()),
+        shutdown_timeout=10,
+        handler_cancellation=True,
+    )
+    return 0
+
+
+def serve(settings: Settings) -> int:
+    configure_logging()
+    return _run(create_app(settings), settings)
+
+
+def dev(settings: Settings, *, seed: bool = True) -> int:
+    from server.devtools.seed import seed_demo
+
+    configure_logging(json_logs=False)
+    for name, value in settings.extra.items():
+        print(f"dev: generated {name}={value}", file=sys.stderr)
+
+    async def migrate_and_seed(context: AppContext) -> None:
+        await upgrade(context.db.engine)
+        if seed:
+            await seed_demo(context.db)
+
+    return _run(create_app(settings, prepare=[migrate_and_seed]), settings)

@@ -1,0 +1,37 @@
+"""What a request, socket event or job needs from the running server, in one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from server.core.db import Database
+from server.settings import Settings
+
+if TYPE_CHECKING:
+    from server.core.metrics import Metrics
+    from server.payments.gateway import StripeGateway
+    from server.realtime.hub import Hub
+    from server.scheduling.scheduler import Scheduler
+    from server.users.service import SeenUsers
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    hub: Hub
+    metrics: Metrics
+    stripe: StripeGateway
+    seen_users: SeenUsers
+    scheduler: Scheduler | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+CONTEXT = web.AppKey("context", AppContext)
+
+
+def context_of(request: web.Request) -> AppContext:
+    return request.app[CONTEXT]

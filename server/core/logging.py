@@ -1,0 +1,88 @@
+"""Structured JSON logs with correlation ids, and no secrets.
+
+Correlation ids (request id, socket sid, lot id, payment id, Stripe event id)
+live in a context variable; `bind(...)` adds to it for the current task.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+_correlation: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "correlation", default=None
+)
+
+# Anything that looks like a Stripe secret, a client secret, a webhook secret or a JWT.
+_SECRET_PATTERNS = re.compile(
+    r"(sk_(live|test)_[A-Za-z0-9_]+|rk_(live|test)_[A-Za-z0-9_]+|whsec_[A-Za-z0-9_]+"
+    r"|pi_[A-Za-z0-9]+_secret_[A-Za-z0-9]+|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)"
+)
+
+
+def redact(text: str) -> str:
+    return _SECRET_PATTERNS.sub("[redacted]", text)
+
+
+@contextmanager
+def bind(**ids: Any) -> Iterator[None]:
+    current = _correlation.get() or {}
+    token = _correlation.set({**current, **{k: v for k, v in ids.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _correlation.reset(token)
+
+
+def correlation() -> dict[str, Any]:
+    return dict(_correlation.get() or {})
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": redact(record.getMessage()),
+        }
+        entry.update(correlation())
+        if record.exc_info:
+            entry["exc"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if json_logs:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # aiohttp's access log would print query strings; keep it quiet.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def request_context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get("X-Request-Id", "")
+    request_id = incoming if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", incoming) else uuid.uuid4().hex
+    with bind(request_id=request_id):
+        response = await handler(request)
+    response.headers["X-Request-Id"] = request_id
+    return response

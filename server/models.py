@@ -1,0 +1,22 @@
+"""Every table, imported in one place so that Alembic and tests see the whole schema."""
+
+from server.auctions.models import Bid, Lot, LotEvent, LotStatus
+from server.core.db import Base
+from server.notifications.models import OutboxMessage
+from server.payments.models import Payment, PaymentAttempt, PaymentStatus, Refund, StripeEvent
+from server.users.models import User
+
+__all__ = [
+    "Base",
+    "Bid",
+    "Lot",
+    "LotEvent",
+    "LotStatus",
+    "OutboxMessage",
+    "Payment",
+    "PaymentAttempt",
+    "PaymentStatus",
+    "Refund",
+    "StripeEvent",
+    "User",
+]

@@ -1,0 +1,166 @@
+"""Payments for won lots, their confirmation attempts, refunds and Stripe events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.core.db import Base, TimestampMixin
+
+
+class PaymentStatus(StrEnum):
+    CREATING = "CREATING"
+    REQUIRES_PAYMENT = "REQUIRES_PAYMENT"
+    REQUIRES_ACTION = "REQUIRES_ACTION"
+    PROCESSING = "PROCESSING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+    CANCELED = "CANCELED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+
+
+#: A payment in one of these states is still awaiting its buyer (or Stripe).
+AWAITING = (
+    PaymentStatus.CREATING,
+    PaymentStatus.REQUIRES_PAYMENT,
+    PaymentStatus.REQUIRES_ACTION,
+    PaymentStatus.PROCESSING,
+)
+#: The sale happened (money was taken, possibly returned later).
+PAID = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
+
+_STATUS_LIST = ",".join(f"'{s.value}'" for s in PaymentStatus)
+_AWAITING_LIST = ",".join(f"'{s.value}'" for s in AWAITING)
+_PAID_LIST = ",".join(f"'{s.value}'" for s in PAID)
+
+
+class Payment(TimestampMixin, Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_STATUS_LIST})", name="status"),
+        CheckConstraint(
+            "hammer > 0 AND premium >= 0 AND amount = hammer + premium", name="amounts"
+        ),
+        CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refund_bounds"),
+        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        # One winner: at most one payment per lot awaits a buyer, at most one is paid.
+        Index(
+            "uq_payments_lot_awaiting",
+            "lot_id",
+            unique=True,
+            postgresql_where=text(f"status IN ({_AWAITING_LIST})"),
+        ),
+        Index(
+            "uq_payments_lot_paid",
+            "lot_id",
+            unique=True,
+            postgresql_where=text(f"status IN ({_PAID_LIST})"),
+        ),
+        Index("ix_payments_buyer_id_id", "buyer_id", "id"),
+        Index(
+            "ix_payments_expires_at",
+            "expires_at",
+            postgresql_where=text("status IN ('REQUIRES_PAYMENT','REQUIRES_ACTION')"),
+        ),
+        Index(
+            "ix_payments_creating_retry",
+            "next_retry_at",
+            postgresql_where=text("status = 'CREATING'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
+    bid_id: Mapped[int] = mapped_column(ForeignKey("bids.id"))
+    buyer_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    seller_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    # 1 for the winner, 2 for the first second-chance offer, and so on.
+    offer_number: Mapped[int] = mapped_column(default=1, server_default="1")
+    status: Mapped[str] = mapped_column(String(24))
+    currency: Mapped[str] = mapped_column(String(3))
+    hammer: Mapped[int]
+    premium: Mapped[int]
+    amount: Mapped[int]
+    refunded_amount: Mapped[int] = mapped_column(default=0, server_default="0")
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    client_secret: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    create_tries: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_retry_at: Mapped[datetime | None]
+    last_synced_at: Mapped[datetime | None]
+    failure_code: Mapped[str | None] = mapped_column(String(128))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    end_reason: Mapped[str | None] = mapped_column(String(64))
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    dispute_reason: Mapped[str | None] = mapped_column(Text)
+    receipt_number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    paid_at: Mapped[datetime | None]
+    card_brand: Mapped[str | None] = mapped_column(String(32))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
+
+
+class PaymentAttempt(Base):
+    """One outcome reported for a payment: a failed, succeeded or pending confirmation."""
+
+    __tablename__ = "payment_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    outcome: Mapped[str] = mapped_column(String(32))
+    failure_code: Mapped[str | None] = mapped_column(String(128))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    stripe_event_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    amount: Mapped[int]
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(24))
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    requested_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class StripeEvent(Base):
+    """Every webhook event, stored once by its id."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(128))
+    # applied | ignored
+    outcome: Mapped[str] = mapped_column(String(16))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    object_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_created: Mapped[datetime | None]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -1,0 +1,78 @@
+"""The Socket.IO server and the rooms the product talks to.
+
+`lot:{id}` carries public lot events; `user:{sub}` carries one user's private
+events (the only place a client secret may go). With `REDIS_URL` set, emits
+travel through Redis to every server process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import socketio
+
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def lot_room(lot_id: int) -> str:
+    return f"lot:{lot_id}"
+
+
+def user_room(sub: str) -> str:
+    return f"user:{sub}"
+
+
+def _dumps(obj: Any, **kwargs: Any) -> str:
+    kwargs.setdefault("separators", (",", ":"))
+    kwargs.setdefault("default", str)
+    return json.dumps(obj, **kwargs)
+
+
+class _CompactJson:
+    """JSON module for Socket.IO packets: compact separators, datetimes as ISO text."""
+
+    dumps = staticmethod(_dumps)
+    loads = staticmethod(json.loads)
+
+
+def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
+    manager = None
+    if settings.redis_url:
+        manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.socketio_channel)
+    if settings.cors_origins:
+        cors: Any = list(settings.cors_origins)
+        if "*" in settings.cors_origins:
+            cors = "*"
+    else:
+        cors = []  # same origin only
+    return socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        cors_allowed_origins=cors,
+        json=_CompactJson,
+        # No per-connection deflate state: it costs memory for every idle socket.
+        http_compression=False,
+        compression_threshold=1024,
+        max_http_buffer_size=64 * 1024,
+        ping_interval=20,
+        ping_timeout=20,
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+class Hub:
+    """Where the rest of the server sends realtime events."""
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+
+    async def to_lot(self, lot_id: int, event: str, data: dict[str, Any]) -> None:
+        await self.sio.emit(event, data, room=lot_room(lot_id))
+
+    async def to_user(self, sub: str, event: str, data: dict[str, Any]) -> None:
+        await self.sio.emit(event, data, room=user_room(sub))

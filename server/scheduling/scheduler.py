@@ -1,0 +1,90 @@
+"""APScheduler, driven by the database.
+
+The rows are the schedule (`lots.ends_at`, `payments.expires_at`, ...). This
+process keeps one precise date job per upcoming transition, with a
+deterministic id (`close:{lot_id}`, `expire:{payment_id}`), rebuilt from the
+rows at start-up, plus periodic sweeps that claim whatever is due with
+`FOR UPDATE SKIP LOCKED`. Every job re-checks the row under a lock, so a job
+that fires on two processes, or twice, changes things once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+Job = Callable[..., Awaitable[Any]]
+
+#: Date jobs further out than this are left to the sweeps and the start-up rebuild.
+HORIZON = timedelta(hours=6)
+
+
+class Scheduler:
+    def __init__(self) -> None:
+        self._scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self._started = False
+
+    def start(self) -> None:
+        self._scheduler.start()
+        self._started = True
+
+    def shutdown(self) -> None:
+        if self._started:
+            self._scheduler.shutdown(wait=False)
+            self._started = False
+
+    def every(self, job_id: str, seconds: float, job: Job, *args: Any) -> None:
+        """Run `job(*args)` every `seconds`, never two at once on this process."""
+        self._scheduler.add_job(
+            _guarded(job_id, job),
+            "interval",
+            seconds=seconds,
+            args=args,
+            id=job_id,
+            replace_existing=True,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=min(seconds, 0.2)),
+        )
+
+    def at(self, job_id: str, when: datetime, job: Job, *args: Any) -> None:
+        """Run `job(*args)` once at `when` (replacing an earlier job with the same id)."""
+        if when - datetime.now(UTC) > HORIZON:
+            self.cancel(job_id)
+            return
+        self._scheduler.add_job(
+            _guarded(job_id, job),
+            "date",
+            run_date=max(when, datetime.now(UTC)),
+            args=args,
+            id=job_id,
+            replace_existing=True,
+        )
+
+    def cancel(self, job_id: str) -> None:
+        job = self._scheduler.get_job(job_id)
+        if job is not None:
+            job.remove()
+
+    def has_job(self, job_id: str) -> bool:
+        return self._scheduler.get_job(job_id) is not None
+
+    def job_ids(self) -> list[str]:
+        return [job.id for job in self._scheduler.get_jobs()]
+
+
+def _guarded(job_id: str, job: Job) -> Job:
+    async def run(*args: Any) -> None:
+        try:
+            await job(*args)
+        except Exception:
+            log.exception("scheduled job %s failed; the sweep will try again", job_id)
+
+    return run

@@ -1,0 +1,207 @@
+"""Typed configuration read from the environment (SPEC section 4).
+
+`Settings.from_env()` fails fast: a missing or malformed variable raises
+`SettingsError` whose message is one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+ExpiryPolicy = Literal["next_bidder", "unsold"]
+
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo", "placeholder"}
+
+
+class SettingsError(ValueError):
+    """A configuration variable is missing or malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    stripe_secret_key: str
+    stripe_publishable_key: str
+    stripe_webhook_secrets: tuple[str, ...]
+    jwt_secret: str
+    database_url: str | None = None
+    data_dir: Path = Path("./var")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    redis_url: str | None = None
+    stripe_api_base: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    payment_window_seconds: int = 600
+    max_payment_attempts: int = 3
+    buyer_premium_bps: int = 0
+    anti_sniping_window_seconds: int = 60
+    anti_sniping_extension_seconds: int = 60
+    expiry_policy: ExpiryPolicy = "next_bidder"
+    nonpayment_strikes: int = 2
+    smtp_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    dev_mode: bool = False
+    # Tuning knobs that are not part of the public contract; tests shorten them.
+    sweep_interval_seconds: float = 1.0
+    stripe_retry_base_seconds: float = 2.0
+    reconcile_after_seconds: int = 120
+    reconcile_interval_seconds: float = 30.0
+    bid_rate_per_second: float = 10.0
+    bid_rate_burst: int = 20
+    outbox_interval_seconds: float = 1.0
+    stripe_timeout_seconds: float = 15.0
+    max_request_bytes: int = 1024 * 1024
+    socketio_channel: str = "auction-socketio"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def stripe_webhook_secret(self) -> str:
+        return self.stripe_webhook_secrets[0]
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, dev: bool = False) -> Settings:
+        """Build settings from `env` (default `os.environ`).
+
+        With `dev=True`, missing secrets are generated (and reported by the caller)
+        instead of refusing to start.
+        """
+        env = os.environ if env is None else env
+        reader = _Reader(env, dev=dev)
+        settings = cls(
+            stripe_secret_key=reader.secret("STRIPE_SECRET_KEY", prefix="sk_"),
+            stripe_publishable_key=reader.secret("STRIPE_PUBLISHABLE_KEY", prefix="pk_"),
+            stripe_webhook_secrets=reader.secret_list("STRIPE_WEBHOOK_SECRET", prefix="whsec_"),
+            jwt_secret=reader.secret("JWT_SECRET", min_length=32),
+            database_url=reader.database_url(),
+            data_dir=Path(reader.text("DATA_DIR", "./var")),
+            host=reader.text("HOST", "127.0.0.1"),
+            port=reader.integer("PORT", 8080, minimum=0, maximum=65535),
+            redis_url=reader.url("REDIS_URL", schemes=("redis", "rediss", "unix")),
+            stripe_api_base=reader.url("STRIPE_API_BASE", schemes=("http", "https")),
+            jwt_issuer=reader.optional("JWT_ISSUER"),
+            jwt_audience=reader.optional("JWT_AUDIENCE"),
+            payment_window_seconds=reader.integer("PAYMENT_WINDOW_SECONDS", 600, minimum=1),
+            max_payment_attempts=reader.integer("MAX_PAYMENT_ATTEMPTS", 3, minimum=1),
+            buyer_premium_bps=reader.integer("BUYER_PREMIUM_BPS", 0, minimum=0, maximum=100_000),
+            anti_sniping_window_seconds=reader.integer(
+                "ANTI_SNIPING_WINDOW_SECONDS", 60, minimum=0
+            ),
+            anti_sniping_extension_seconds=reader.integer(
+                "ANTI_SNIPING_EXTENSION_SECONDS", 60, minimum=0
+            ),
+            expiry_policy=reader.choice("EXPIRY_POLICY", "next_bidder", ("next_bidder", "unsold")),  # type: ignore[arg-type]
+            nonpayment_strikes=reader.integer("NONPAYMENT_STRIKES", 2, minimum=1),
+            smtp_url=reader.url("SMTP_URL", schemes=("smtp", "smtps")),
+            cors_origins=reader.origins("CORS_ORIGINS"),
+            dev_mode=dev,
+            extra=reader.generated,
+        )
+        return settings
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str], *, dev: bool) -> None:
+        self.env = env
+        self.dev = dev
+        self.generated: dict[str, str] = {}
+
+    def optional(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def text(self, name: str, default: str) -> str:
+        return self.optional(name) or default
+
+    def secret(self, name: str, *, prefix: str = "", min_length: int = 8) -> str:
+        value = self.optional(name)
+        if value is None:
+            if not self.dev:
+                raise SettingsError(f"{name} is required but not set")
+            value = prefix + ("dev_" if prefix else "") + secrets.token_hex(24)
+            self.generated[name] = value
+        self._check_secret(name, value, prefix=prefix, min_length=min_length)
+        return value
+
+    def secret_list(self, name: str, *, prefix: str) -> tuple[str, ...]:
+        raw = self.optional(name)
+        if raw is None:
+            return (self.secret(name, prefix=prefix),)
+        values = tuple(part.strip() for part in raw.split(",") if part.strip())
+        if not values:
+            raise SettingsError(f"{name} must list at least one secret")
+        for value in values:
+            self._check_secret(name, value, prefix=prefix, min_length=8)
+        return values
+
+    @staticmethod
+    def _check_secret(name: str, value: str, *, prefix: str, min_length: int) -> None:
+        if value.lower() in _PLACEHOLDERS:
+            raise SettingsError(f"{name} is a placeholder; set a real secret")
+        if prefix and not value.startswith(prefix):
+            raise SettingsError(f"{name} must start with {prefix!r}")
+        if len(value) < min_length:
+            raise SettingsError(f"{name} is too short (at least {min_length} characters)")
+
+    def integer(
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw, 10)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+        if minimum is not None and value < minimum:
+            raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise SettingsError(f"{name} must be at most {maximum}, got {value}")
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(name, default)
+        if value not in choices:
+            raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def url(self, name: str, *, schemes: tuple[str, ...]) -> str | None:
+        value = self.optional(name)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not (parts.netloc or parts.path):
+            raise SettingsError(f"{name} must be a {'/'.join(schemes)} URL, got a malformed value")
+        return value
+
+    def database_url(self) -> str | None:
+        value = self.optional("DATABASE_URL")
+        if value is None:
+            return None
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        parts = urlsplit(value)
+        if parts.scheme != "postgresql+asyncpg" or not parts.netloc:
+            raise SettingsError("DATABASE_URL must be a postgresql+asyncpg://user@host/db URL")
+        return value
+
+    def origins(self, name: str) -> tuple[str, ...]:
+        raw = self.optional(name)
+        if raw is None:
+            return ()
+        origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+        for origin in origins:
+            if origin == "*":
+                continue
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise SettingsError(f"{name} must list origins like https://example.com")
+        return origins

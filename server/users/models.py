@@ -1,0 +1,28 @@
+"""Users, upserted from JWT claims on first sight."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.core.db import Base, TimestampMixin
+
+ROLES = ("bidder", "seller", "admin")
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('bidder', 'seller', 'admin')", name="role"),
+        CheckConstraint("strikes >= 0", name="strikes_nonnegative"),
+    )
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), default="bidder")
+    email: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    # Expired payment windows that count against the user (SPEC 8: NONPAYMENT_STRIKES).
+    strikes: Mapped[int] = mapped_column(default=0, server_default="0")
+    suspension_lifted_at: Mapped[datetime | None]

@@ -1,0 +1,189 @@
+"""Fixtures: the real app on a real port, real PostgreSQL, Redis and localstripe.
+
+One database per run, migrated with Alembic once; every table is emptied
+before each test. localstripe runs in a child process for the whole run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from sqlalchemy import text
+
+from server.app import create_app
+from server.core.auth import issue_token
+from server.core.context import CONTEXT, AppContext
+from server.core.db import Database
+from server.core.migrations import upgrade
+from server.settings import Settings
+from tests.support.clients import SocketClient
+from tests.support.services import LocalStripe, TestDatabase, redis_url
+
+WEBHOOK_SECRET = "whsec_test_" + "a" * 24
+JWT_SECRET = "test-jwt-secret-" + "b" * 24
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"redis: {redis_url() or 'not available'}"]
+
+
+@pytest.fixture(scope="session")
+async def test_database() -> AsyncIterator[TestDatabase]:
+    database = TestDatabase()
+    await database.create()
+    db = Database()
+    db.open(database.url, pool_size=1)
+    try:
+        await upgrade(db.engine)
+    finally:
+        await db.dispose()
+    print(f"\ntest database {database.name} on {database.origin}")
+    yield database
+    await database.drop()
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Any:
+    standin = LocalStripe()
+    standin.start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="session")
+async def shared_db(test_database: TestDatabase) -> AsyncIterator[Database]:
+    database = Database()
+    database.open(test_database.url, pool_size=4)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def db(shared_db: Database) -> Database:
+    """The test database, emptied, for arranging and asserting (separate from the app's)."""
+    async with shared_db.engine.begin() as conn:
+        tables = (
+            (
+                await conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                        "AND tablename <> 'alembic_version'"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if tables:
+            names = ", ".join(f'"{name}"' for name in tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    return shared_db
+
+
+@pytest.fixture
+def settings(test_database: TestDatabase, localstripe: LocalStripe) -> Settings:
+    return Settings(
+        stripe_secret_key="sk_test_" + "c" * 24,
+        stripe_publishable_key="pk_test_" + "d" * 24,
+        stripe_webhook_secrets=(WEBHOOK_SECRET,),
+        jwt_secret=JWT_SECRET,
+        database_url=test_database.url,
+        stripe_api_base=localstripe.url,
+        redis_url=None,
+        sweep_interval_seconds=0.25,
+        stripe_retry_base_seconds=0.2,
+        outbox_interval_seconds=0.2,
+        socketio_channel=f"auction-test-{uuid.uuid4().hex[:8]}",
+    )
+
+
+@pytest.fixture
+def make_token(settings: Settings) -> Callable[..., str]:
+    def make(sub: str, role: str = "bidder", **claims: Any) -> str:
+        return issue_token(settings, sub=sub, role=role, **claims)
+
+    return make
+
+
+@dataclass
+class RunningServer:
+    url: str
+    app: Any
+    http: aiohttp.ClientSession
+    make_token: Callable[..., str]
+    _sockets: list[SocketClient] = field(default_factory=list)
+
+    @property
+    def context(self) -> AppContext:
+        return self.app[CONTEXT]
+
+    def headers(self, sub: str, role: str = "bidder") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.make_token(sub, role)}"}
+
+    async def socket(self, sub: str | None = None, role: str = "bidder") -> SocketClient:
+        token = self.make_token(sub, role) if sub is not None else None
+        client = SocketClient(self.url, token)
+        self._sockets.append(client)
+        return await client.connect()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        as_user: str | None = None,
+        role: str = "bidder",
+        **kwargs: Any,
+    ) -> tuple[int, Any]:
+        headers = dict(kwargs.pop("headers", {}))
+        if as_user is not None:
+            headers.update(self.headers(as_user, role))
+        async with self.http.request(method, self.url + path, headers=headers, **kwargs) as resp:
+            if resp.content_type == "application/json":
+                return resp.status, await resp.json()
+            return resp.status, await resp.text()
+
+
+StartServer = Callable[..., Awaitable[RunningServer]]
+
+
+@pytest.fixture
+async def start_server(
+    settings: Settings, make_token: Callable[..., str], localstripe: LocalStripe, db: Database
+) -> AsyncIterator[StartServer]:
+    """Start the real app on a free port; `await start_server(**setting_overrides)`."""
+    started: list[tuple[TestServer, RunningServer]] = []
+
+    async def start(**overrides: Any) -> RunningServer:
+        app = create_app(settings.with_overrides(**overrides) if overrides else settings)
+        test_server = TestServer(app, host="127.0.0.1")
+        await test_server.start_server()
+        url = str(test_server.make_url("")).rstrip("/")
+        running = RunningServer(
+            url=url, app=app, http=aiohttp.ClientSession(), make_token=make_token
+        )
+        started.append((test_server, running))
+        async with running.http.post(
+            f"{localstripe.url}/_config/webhooks/test",
+            data={"url": f"{url}/api/payments/webhook", "secret": WEBHOOK_SECRET},
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+        return running
+
+    yield start
+    for test_server, running in reversed(started):
+        for client in running._sockets:
+            await client.disconnect()
+        await running.http.close()
+        await test_server.close()
+
+
+@pytest.fixture
+async def server(start_server: StartServer) -> RunningServer:
+    return await start_server()

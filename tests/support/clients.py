@@ -1,0 +1,83 @@
+"""Real clients for tests: Socket.IO clients that record what they receive."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import socketio
+
+SERVER_EVENTS = (
+    "bid_placed",
+    "lot_extended",
+    "lot_status",
+    "outbid",
+    "payment_required",
+    "payment_action_required",
+    "payment_failed",
+    "payment_succeeded",
+    "payment_expired",
+)
+
+
+class SocketClient:
+    """A python-socketio client that keeps every server event it receives, in order."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.base_url = base_url
+        self.token = token
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._changed = asyncio.Event()
+        for name in SERVER_EVENTS:
+            self.sio.on(name, self._recorder(name))
+
+    def _recorder(self, name: str) -> Callable[[Any], Any]:
+        async def record(data: Any) -> None:
+            self.events[name].append(data)
+            self._changed.set()
+
+        return record
+
+    async def connect(self) -> SocketClient:
+        auth = {"token": self.token} if self.token is not None else None
+        await self.sio.connect(
+            self.base_url,
+            auth=auth,
+            transports=["websocket"],
+            socketio_path="socket.io",
+            wait_timeout=5,
+        )
+        return self
+
+    async def disconnect(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+    async def call(self, event: str, data: Any = None, timeout: float = 10) -> Any:
+        return await self.sio.call(event, data, timeout=timeout)
+
+    async def wait_for(
+        self,
+        event: str,
+        predicate: Callable[[dict[str, Any]], bool] = lambda _: True,
+        timeout: float = 5.0,
+    ) -> dict[str, Any]:
+        """The first received `event` matching `predicate`, waiting up to `timeout`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for data in self.events[event]:
+                if predicate(data):
+                    return data
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"no {event!r} matching within {timeout} s; got {self.events[event]!r}"
+                )
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
