@@ -1,10 +1,142 @@
-"""Demo data for `python -m server seed` and `scripts/dev`."""
+"""Demo data for `python -m server seed` and `scripts/dev`.
+
+Users alice, bob and carol (bidders), sam (seller) and root (admin), and a
+handful of lots sold by sam in three kinds of currency: two-decimal (usd),
+zero-decimal (jpy) and three-decimal (kwd, amounts in multiples of 10). The
+open lots close a few minutes apart so a demo sees the hammer fall, the
+payment window open and, if nobody pays, the lot move on.
+
+Running it again adds no lots while sam still has open lots, so restarting
+`scripts/dev` does not pile up duplicates.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+
+from server.auctions.models import Lot, LotStatus
 from server.core.db import Database
+from server.users.models import User
+
+DEMO_SELLER = "sam"
+
+DEMO_USERS: tuple[tuple[str, str, str], ...] = (
+    ("alice", "bidder", "Alice"),
+    ("bob", "bidder", "Bob"),
+    ("carol", "bidder", "Carol"),
+    (DEMO_SELLER, "seller", "Sam the seller"),
+    ("root", "admin", "Root"),
+)
+
+#: Minutes between the ends of consecutive open demo lots.
+STAGGER_MINUTES = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLot:
+    title: str
+    description: str
+    currency: str
+    starting_price: int
+    reserve_price: int | None = None
+    bid_increment: int | None = None
+
+
+OPEN_LOTS = (
+    DemoLot(
+        "Brass ship's chronometer",
+        "A working marine chronometer in its gimballed box, about 1890.",
+        "usd",
+        starting_price=5_000,
+        bid_increment=500,
+    ),
+    DemoLot(
+        "Edo-period tea bowl",
+        "Raku-glazed chawan with a signed box. Starting at ¥3,000.",
+        "jpy",
+        starting_price=3_000,
+        reserve_price=8_000,
+        bid_increment=500,
+    ),
+    DemoLot(
+        "Silver dallah coffee pot",
+        "Hand-chased silver dallah. Amounts are in fils (1 KWD = 1000), steps of 10.",
+        "kwd",
+        starting_price=15_000,
+        bid_increment=1_000,
+    ),
+    DemoLot(
+        "First-edition atlas",
+        "Folio atlas with 60 hand-coloured plates; reserve applies.",
+        "usd",
+        starting_price=12_000,
+        reserve_price=20_000,
+    ),
+)
+
+SCHEDULED_LOT = DemoLot(
+    "Art deco table lamp",
+    "Opens for bidding a few minutes after the others close.",
+    "usd",
+    starting_price=2_500,
+)
 
 
 async def seed_demo(db: Database, *, first_close_minutes: float = 3.0) -> int:
-    """Create demo users and lots that close within minutes. Returns how many lots."""
-    return 0
+    """Create the demo users and, unless sam has open lots already, the demo lots.
+
+    The first open lot closes `first_close_minutes` from now and each next one
+    `STAGGER_MINUTES` later; the scheduled lot opens after the last one closes.
+    Returns how many lots were created.
+    """
+    now = datetime.now(UTC)
+    async with db.unit_of_work() as uow:
+        session = uow.session
+        await session.execute(
+            insert(User)
+            .values([{"id": sub, "role": role, "name": name} for sub, role, name in DEMO_USERS])
+            .on_conflict_do_nothing(index_elements=[User.id])
+        )
+        open_demo_lots = await session.scalar(
+            select(func.count())
+            .select_from(Lot)
+            .where(Lot.seller_id == DEMO_SELLER, Lot.status == LotStatus.OPEN)
+        )
+        if open_demo_lots:
+            return 0
+
+        lots: list[Lot] = []
+        for index, demo in enumerate(OPEN_LOTS):
+            ends_at = now + timedelta(minutes=first_close_minutes + index * STAGGER_MINUTES)
+            lots.append(_lot(demo, starts_at=now, ends_at=ends_at, status=LotStatus.OPEN))
+        opens_at = lots[-1].ends_at + timedelta(minutes=STAGGER_MINUTES)
+        lots.append(
+            _lot(
+                SCHEDULED_LOT,
+                starts_at=opens_at,
+                ends_at=opens_at + timedelta(minutes=10),
+                status=LotStatus.SCHEDULED,
+            )
+        )
+        session.add_all(lots)
+        await session.flush()
+        return len(lots)
+
+
+def _lot(demo: DemoLot, *, starts_at: datetime, ends_at: datetime, status: LotStatus) -> Lot:
+    return Lot(
+        seller_id=DEMO_SELLER,
+        title=demo.title,
+        description=demo.description,
+        currency=demo.currency,
+        starting_price=demo.starting_price,
+        reserve_price=demo.reserve_price,
+        bid_increment=demo.bid_increment,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        status=status,
+    )
