@@ -20,6 +20,7 @@ from server.core.embedded_pg import EmbeddedPostgres
 from server.core.http import error_middleware
 from server.core.logging import request_context_middleware
 from server.core.metrics import Metrics
+from server.core.ratelimit import RateLimiter
 from server.payments.gateway import StripeGateway
 from server.realtime.hub import Hub, make_socketio_server
 from server.realtime.namespace import AuctionNamespace
@@ -62,6 +63,7 @@ def create_app(
         metrics=Metrics(),
         stripe=gateway,
         seen_users=SeenUsers(),
+        bid_limiter=RateLimiter(settings.bid_rate_per_second, settings.bid_rate_burst),
     )
     app[CONTEXT] = context
     app[PREPARE] = list(prepare)

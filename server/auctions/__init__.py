@@ -1,26 +1,22 @@
-"""The auctions domain: what the app factory wires in."""
+"""Lots and live bidding: what the app factory wires in."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from aiohttp import web
-
+from server.auctions import sockets, tasks, views
 from server.core.context import AppContext
 from server.realtime.namespace import ConnectHook, SocketHandler
 from server.scheduling.scheduler import Scheduler
 
-SOCKET_HANDLERS: dict[str, SocketHandler] = {}
+SOCKET_HANDLERS: dict[str, SocketHandler] = {
+    "join_lot": sockets.join_lot,
+    "leave_lot": sockets.leave_lot,
+    "place_bid": sockets.place_bid,
+}
 CONNECT_HOOKS: list[ConnectHook] = []
 
-
-def setup_routes(app: web.Application) -> None:
-    """Add this domain's HTTP routes."""
+setup_routes = views.setup_routes
+rebuild_schedule = tasks.rebuild_schedule
 
 
 def install_jobs(context: AppContext, scheduler: Scheduler) -> None:
-    """Add this domain's periodic sweeps."""
-
-
-async def rebuild_schedule(context: AppContext) -> Any:
-    """Recreate this domain's date jobs from the database at start-up."""
+    tasks.install_jobs(context, scheduler)

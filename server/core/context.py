@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from server.core.db import Database
+from server.core.ratelimit import RateLimiter
 from server.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ class AppContext:
     metrics: Metrics
     stripe: StripeGateway
     seen_users: SeenUsers
+    bid_limiter: RateLimiter
     scheduler: Scheduler | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 

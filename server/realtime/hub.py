@@ -13,6 +13,7 @@ from typing import Any
 
 import socketio
 
+from server.core.db import UnitOfWork
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,3 +77,13 @@ class Hub:
 
     async def to_user(self, sub: str, event: str, data: dict[str, Any]) -> None:
         await self.sio.emit(event, data, room=user_room(sub))
+
+    def to_lot_after_commit(
+        self, uow: UnitOfWork, lot_id: int, event: str, data: dict[str, Any]
+    ) -> None:
+        uow.after_commit(lambda: self.to_lot(lot_id, event, data))
+
+    def to_user_after_commit(
+        self, uow: UnitOfWork, sub: str, event: str, data: dict[str, Any]
+    ) -> None:
+        uow.after_commit(lambda: self.to_user(sub, event, data))

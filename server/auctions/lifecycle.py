@@ -1,0 +1,122 @@
+"""A lot's public face and its status changes, shared by bidding and payments.
+
+Every status change bumps the lot's `seq`, is written to the lot's history
+(`lot_events`) in the same transaction, and is announced to the lot room as
+`lot_status` once that transaction commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from typing import Any
+
+from server.auctions.models import Lot, LotEvent
+from server.auctions.rules import LotState, min_next_bid
+from server.core.context import AppContext
+from server.core.db import UnitOfWork
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def bidder_alias(context: AppContext, lot_id: int, user_id: str | None) -> str | None:
+    """A stable pseudonym for a bidder on one lot; user ids stay private."""
+    if user_id is None:
+        return None
+    key = context.settings.jwt_secret.encode()
+    digest = hmac.new(key, f"alias:{lot_id}:{user_id}".encode(), hashlib.sha256).hexdigest()
+    return f"Bidder {digest[:6].upper()}"
+
+
+def lot_state(lot: Lot) -> LotState:
+    return LotState(
+        status=lot.status,
+        seller_id=lot.seller_id,
+        currency=lot.currency,
+        starting_price=lot.starting_price,
+        bid_increment=lot.bid_increment,
+        current_bid=lot.current_bid,
+        high_bidder_id=lot.high_bidder_id,
+        ends_at=lot.ends_at,
+    )
+
+
+def lot_view(context: AppContext, lot: Lot) -> dict[str, Any]:
+    """The Lot as clients see it. The reserve itself stays secret."""
+    reserve_met = lot.reserve_price is None or (
+        lot.current_bid is not None and lot.current_bid >= lot.reserve_price
+    )
+    return {
+        "id": lot.id,
+        "title": lot.title,
+        "description": lot.description,
+        "seller_id": lot.seller_id,
+        "currency": lot.currency,
+        "starting_price": lot.starting_price,
+        "has_reserve": lot.reserve_price is not None,
+        "reserve_met": reserve_met,
+        "bid_increment": lot.bid_increment,
+        "current_bid": lot.current_bid,
+        "bid_count": lot.bid_count,
+        "high_bidder": bidder_alias(context, lot.id, lot.high_bidder_id),
+        "min_next_bid": min_next_bid(lot_state(lot)),
+        "starts_at": lot.starts_at,
+        "ends_at": lot.ends_at,
+        "status": lot.status,
+        "seq": lot.seq,
+        "closed_at": lot.closed_at,
+    }
+
+
+def record(
+    uow: UnitOfWork,
+    lot: Lot,
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    actor_id: str | None = None,
+) -> int:
+    """Bump the lot's seq and write the event to its history. Returns the new seq."""
+    lot.seq += 1
+    uow.session.add(
+        LotEvent(lot_id=lot.id, seq=lot.seq, type=event_type, actor_id=actor_id, data=data)
+    )
+    return lot.seq
+
+
+def change_status(
+    uow: UnitOfWork,
+    context: AppContext,
+    lot: Lot,
+    status: str,
+    *,
+    reason: str,
+    actor_id: str | None = None,
+    **details: Any,
+) -> None:
+    """Move the lot to `status`, record it, and announce `lot_status` after commit."""
+    previous = lot.status
+    lot.status = status
+    if status not in ("SCHEDULED", "OPEN") and lot.closed_at is None:
+        lot.closed_at = utcnow()
+    seq = record(
+        uow,
+        lot,
+        "status",
+        {"from": previous, "to": status, "reason": reason, **details},
+        actor_id=actor_id,
+    )
+    payload = {
+        "lot_id": lot.id,
+        "seq": seq,
+        "status": status,
+        "reason": reason,
+        "current_bid": lot.current_bid,
+        "high_bidder": bidder_alias(context, lot.id, lot.high_bidder_id),
+        "ends_at": lot.ends_at,
+        **details,
+    }
+    context.hub.to_lot_after_commit(uow, lot.id, "lot_status", payload)

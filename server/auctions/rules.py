@@ -1,0 +1,115 @@
+"""The rules of bidding (SPEC section 8), as pure functions of a lot's state.
+
+Every refusal here is an `AppError` with the contract's code; the service
+calls these while it holds the lot's row lock, so the answer cannot go stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from server.auctions.models import LotStatus
+from server.core.errors import AppError, conflict
+from server.core.money import chargeable_step, decimals
+
+#: Standard increments when a lot sets none: (price below, in major units;
+#: increment, in hundredths of a major unit). $0.05 below $1, ... $500 above $10,000.
+STANDARD_INCREMENTS: tuple[tuple[int, int], ...] = (
+    (1, 5),
+    (5, 25),
+    (25, 100),
+    (100, 200),
+    (250, 500),
+    (500, 1_000),
+    (1_000, 2_500),
+    (2_500, 5_000),
+    (5_000, 10_000),
+    (10_000, 25_000),
+)
+TOP_INCREMENT = 50_000
+
+
+def standard_increment(current: int, currency: str) -> int:
+    """The increment above `current` (minor units), never below the chargeable step."""
+    unit = 10 ** decimals(currency)
+    hundredths = next(
+        (increment for below, increment in STANDARD_INCREMENTS if current < below * unit),
+        TOP_INCREMENT,
+    )
+    increment: int = hundredths * unit // 100
+    step = chargeable_step(currency)
+    return max(step, increment - increment % step)
+
+
+@dataclass(frozen=True, slots=True)
+class LotState:
+    """What the rules need to know about a lot, read under its row lock."""
+
+    status: str
+    seller_id: str
+    currency: str
+    starting_price: int
+    bid_increment: int | None
+    current_bid: int | None
+    high_bidder_id: str | None
+    ends_at: datetime
+
+
+def min_next_bid(state: LotState) -> int:
+    if state.current_bid is None:
+        return state.starting_price
+    increment = state.bid_increment or standard_increment(state.current_bid, state.currency)
+    return state.current_bid + increment
+
+
+def refuse_bid(
+    state: LotState,
+    *,
+    bidder_id: str,
+    amount: int,
+    strikes: int,
+    strike_limit: int,
+    now: datetime,
+) -> AppError | None:
+    """Why this bid may not be placed, or None when it may."""
+    if state.status == LotStatus.SCHEDULED:
+        return conflict("lot_not_open", "Bidding on this lot has not started yet")
+    if state.status == LotStatus.PENDING_PAYMENT:
+        return conflict("lot_locked", "The hammer has fallen; this lot awaits its buyer's payment")
+    if state.status != LotStatus.OPEN or now >= state.ends_at:
+        return conflict("auction_ended", "Bidding on this lot has ended")
+    if bidder_id == state.seller_id:
+        return AppError("Sellers cannot bid on their own lots", code="own_lot", status=403)
+    if strikes >= strike_limit:
+        return AppError(
+            "Bidding is suspended after unpaid wins; contact the auction house",
+            code="bidder_suspended",
+            status=403,
+        )
+    if state.high_bidder_id == bidder_id:
+        return conflict("already_highest", "You already hold the highest bid")
+    minimum = min_next_bid(state)
+    if amount < minimum:
+        return conflict(
+            "bid_too_low", f"The next bid must be at least {minimum}", min_next_bid=minimum
+        )
+    if amount % chargeable_step(state.currency):
+        return AppError(
+            f"Amounts in {state.currency} must be multiples of {chargeable_step(state.currency)}",
+            code="validation_error",
+            status=400,
+        )
+    return None
+
+
+def extended_end(
+    ends_at: datetime, now: datetime, *, window_seconds: int, extension_seconds: int
+) -> datetime | None:
+    """The new end when a bid at `now` falls inside the anti-sniping window, else None."""
+    if window_seconds <= 0 or extension_seconds <= 0:
+        return None
+    if ends_at - now > timedelta(seconds=window_seconds):
+        return None
+    new_end = now + timedelta(seconds=extension_seconds)
+    return new_end if new_end > ends_at else None

@@ -1,0 +1,384 @@
+"""Bidding and the lot lifecycle: the rules applied under the lot's row lock.
+
+Concurrent bids on one lot queue on `SELECT ... FOR UPDATE` of the lot row, so
+each sees the previous one's result: accepted bids strictly increase and none
+is lost. The close takes the same lock, so a bid racing the close is either
+in before it or refused after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from server.auctions.lifecycle import (
+    bidder_alias,
+    change_status,
+    lot_state,
+    lot_view,
+    record,
+    utcnow,
+)
+from server.auctions.models import Bid, Lot, LotStatus
+from server.auctions.rules import extended_end, refuse_bid
+from server.core.auth import Identity
+from server.core.context import AppContext
+from server.core.errors import Forbidden, NotFound, ValidationError, conflict
+from server.core.money import chargeable_step, is_currency_code
+from server.core.validation import integer, required_int, required_text, text, timestamp
+from server.payments import service as payments
+from server.users.models import User
+
+log = logging.getLogger(__name__)
+
+MAX_LOT_DURATION = timedelta(days=90)
+
+
+@dataclass(frozen=True, slots=True)
+class LotDraft:
+    title: str
+    description: str
+    currency: str
+    starting_price: int
+    reserve_price: int | None
+    bid_increment: int | None
+    starts_at: datetime | None
+    ends_at: datetime
+
+
+def parse_lot_draft(data: dict[str, Any]) -> LotDraft:
+    currency = data.get("currency")
+    if not is_currency_code(currency):
+        raise ValidationError("'currency' must be a lowercase ISO 4217 code such as 'usd'")
+    assert isinstance(currency, str)
+    starting_price = required_int(data, "starting_price", minimum=1)
+    reserve_price = integer(data, "reserve_price", minimum=1, required=False)
+    bid_increment = integer(data, "bid_increment", minimum=1, required=False)
+    step = chargeable_step(currency)
+    for name, value in (
+        ("starting_price", starting_price),
+        ("reserve_price", reserve_price),
+        ("bid_increment", bid_increment),
+    ):
+        if value is not None and value % step:
+            raise ValidationError(f"'{name}' in {currency} must be a multiple of {step}")
+    return LotDraft(
+        title=required_text(data, "title", max_length=200),
+        description=text(data, "description", max_length=10_000, required=False, allow_empty=True)
+        or "",
+        currency=currency,
+        starting_price=starting_price,
+        reserve_price=reserve_price,
+        bid_increment=bid_increment,
+        starts_at=timestamp(data, "starts_at", required=False),
+        ends_at=timestamp(data, "ends_at") or utcnow(),
+    )
+
+
+async def create_lot(context: AppContext, seller: Identity, draft: LotDraft) -> dict[str, Any]:
+    now = utcnow()
+    starts_at = draft.starts_at or now
+    if draft.ends_at <= now:
+        raise ValidationError("'ends_at' must be in the future")
+    if draft.ends_at <= starts_at:
+        raise ValidationError("'ends_at' must be after 'starts_at'")
+    if draft.ends_at - starts_at > MAX_LOT_DURATION:
+        raise ValidationError("A lot may run for at most 90 days")
+    status = LotStatus.SCHEDULED if starts_at > now else LotStatus.OPEN
+    async with context.db.unit_of_work() as uow:
+        await context.seen_users.ensure(uow, seller)
+        lot = Lot(
+            seller_id=seller.sub,
+            title=draft.title,
+            description=draft.description,
+            currency=draft.currency,
+            starting_price=draft.starting_price,
+            reserve_price=draft.reserve_price,
+            bid_increment=draft.bid_increment,
+            starts_at=starts_at,
+            ends_at=draft.ends_at,
+            status=status,
+            seq=0,
+            bid_count=0,
+        )
+        uow.session.add(lot)
+        await uow.session.flush()
+        record(uow, lot, "created", {"status": status}, actor_id=seller.sub)
+        view = lot_view(context, lot)
+        uow.after_commit(lambda: _schedule(context, lot.id, status, starts_at, draft.ends_at))
+    return view
+
+
+async def _schedule(
+    context: AppContext, lot_id: int, status: str, starts_at: datetime, ends_at: datetime
+) -> None:
+    from server.auctions import tasks
+
+    tasks.schedule_lot(context, lot_id, status, starts_at, ends_at)
+
+
+async def get_lot(context: AppContext, lot_id: int) -> dict[str, Any]:
+    async with context.db.unit_of_work() as uow:
+        lot = await uow.session.get(Lot, lot_id)
+        if lot is None:
+            raise NotFound("Lot not found")
+        return lot_view(context, lot)
+
+
+@dataclass(frozen=True, slots=True)
+class BidRequest:
+    lot_id: int
+    amount: int
+    request_id: str
+
+
+async def place_bid(context: AppContext, bidder: Identity, request: BidRequest) -> dict[str, Any]:
+    """Place a bid, or raise the reason it may not be placed. Returns the ack body."""
+    settings = context.settings
+    async with context.db.unit_of_work() as uow:
+        session = uow.session
+        await context.seen_users.ensure(uow, bidder)
+        lot = await session.scalar(select(Lot).where(Lot.id == request.lot_id).with_for_update())
+        if lot is None:
+            raise NotFound("Lot not found")
+        # Under the lot lock, so a retry racing its original sees the original's bid.
+        earlier = await session.scalar(
+            select(Bid).where(Bid.bidder_id == bidder.sub, Bid.request_id == request.request_id)
+        )
+        if earlier is not None:
+            return _replayed(context, lot, earlier, request)
+        strikes = await session.scalar(select(User.strikes).where(User.id == bidder.sub)) or 0
+        now = utcnow()
+        refusal = refuse_bid(
+            lot_state(lot),
+            bidder_id=bidder.sub,
+            amount=request.amount,
+            strikes=strikes,
+            strike_limit=settings.nonpayment_strikes,
+            now=now,
+        )
+        if refusal is not None:
+            raise refusal
+
+        previous_bidder, previous_amount = lot.high_bidder_id, lot.current_bid
+        bid = Bid(
+            lot_id=lot.id,
+            bidder_id=bidder.sub,
+            amount=request.amount,
+            request_id=request.request_id,
+            created_at=now,
+        )
+        session.add(bid)
+        await session.flush()
+        lot.current_bid = bid.amount
+        lot.high_bidder_id = bidder.sub
+        lot.high_bid_id = bid.id
+        lot.bid_count += 1
+        lot.seq += 1
+        bid_seq = lot.seq
+        new_end = extended_end(
+            lot.ends_at,
+            now,
+            window_seconds=settings.anti_sniping_window_seconds,
+            extension_seconds=settings.anti_sniping_extension_seconds,
+        )
+        extension_seq = None
+        if new_end is not None:
+            extension_seq = record(
+                uow, lot, "extended", {"from": lot.ends_at.isoformat(), "to": new_end.isoformat()}
+            )
+            lot.ends_at = new_end
+        await session.flush()
+
+        view = lot_view(context, lot)
+        alias = view["high_bidder"]
+        context.hub.to_lot_after_commit(
+            uow,
+            lot.id,
+            "bid_placed",
+            {
+                "lot_id": lot.id,
+                "seq": bid_seq,
+                "bid_id": bid.id,
+                "amount": bid.amount,
+                "bidder": alias,
+                "bid_count": lot.bid_count,
+                "ends_at": lot.ends_at,
+                "min_next_bid": view["min_next_bid"],
+                "created_at": bid.created_at,
+            },
+        )
+        if new_end is not None and extension_seq is not None:
+            context.hub.to_lot_after_commit(
+                uow,
+                lot.id,
+                "lot_extended",
+                {"lot_id": lot.id, "seq": extension_seq, "ends_at": lot.ends_at},
+            )
+            uow.after_commit(lambda: _schedule(context, lot.id, LotStatus.OPEN, now, new_end))
+        if previous_bidder is not None and previous_bidder != bidder.sub:
+            context.hub.to_user_after_commit(
+                uow,
+                previous_bidder,
+                "outbid",
+                {
+                    "lot_id": lot.id,
+                    "amount": bid.amount,
+                    "your_amount": previous_amount,
+                    "min_next_bid": view["min_next_bid"],
+                },
+            )
+        view["seq"] = lot.seq
+        return {"ok": True, "bid": _bid_view(bid, alias), "lot": view}
+
+
+def _replayed(context: AppContext, lot: Lot, earlier: Bid, request: BidRequest) -> dict[str, Any]:
+    if earlier.lot_id != request.lot_id or earlier.amount != request.amount:
+        raise conflict("conflict", "This request_id was already used for a different bid")
+    alias = bidder_alias(context, lot.id, earlier.bidder_id)
+    return {"ok": True, "bid": _bid_view(earlier, alias), "lot": lot_view(context, lot)}
+
+
+def _bid_view(bid: Bid, alias: str | None) -> dict[str, Any]:
+    return {
+        "id": bid.id,
+        "lot_id": bid.lot_id,
+        "amount": bid.amount,
+        "bidder": alias,
+        "created_at": bid.created_at,
+    }
+
+
+async def open_lot(context: AppContext, lot_id: int) -> bool:
+    """SCHEDULED → OPEN once `starts_at` has come. True when this call opened it."""
+    async with context.db.unit_of_work() as uow:
+        lot = await uow.session.scalar(
+            select(Lot).where(Lot.id == lot_id).with_for_update(skip_locked=True)
+        )
+        if lot is None or lot.status != LotStatus.SCHEDULED:
+            return False
+        now = utcnow()
+        if lot.starts_at > now:
+            return False
+        context.metrics.scheduler_lag.labels(job="open").observe(
+            (now - lot.starts_at).total_seconds()
+        )
+        change_status(uow, context, lot, LotStatus.OPEN, reason="starts_at")
+        ends_at = lot.ends_at
+        uow.after_commit(lambda: _schedule(context, lot_id, LotStatus.OPEN, now, ends_at))
+        return True
+
+
+async def close_lot(
+    context: AppContext,
+    lot_id: int,
+    *,
+    actor: Identity | None = None,
+    wait_for_lock: bool = True,
+) -> str | None:
+    """Let the hammer fall: decide UNSOLD or hand the winner to the payment step.
+
+    Without `actor` this is the scheduled close and only acts once `ends_at` has
+    passed; with one it is "close now". Returns the new status, or None when this
+    call changed nothing (already closed, not due, or another process holds it).
+    """
+    async with context.db.unit_of_work() as uow:
+        query = select(Lot).where(Lot.id == lot_id).with_for_update(skip_locked=not wait_for_lock)
+        lot = await uow.session.scalar(query)
+        if lot is None:
+            if actor is not None:
+                raise NotFound("Lot not found")
+            return None
+        if actor is not None:
+            _require_manager(actor, lot)
+            if lot.status != LotStatus.OPEN:
+                raise conflict(
+                    "lot_not_open", f"Only an OPEN lot can be closed; it is {lot.status}"
+                )
+        elif lot.status != LotStatus.OPEN:
+            return None
+        now = utcnow()
+        if actor is None:
+            if lot.ends_at > now:
+                ends_at = lot.ends_at
+                uow.after_commit(lambda: _schedule(context, lot_id, LotStatus.OPEN, now, ends_at))
+                return None
+            context.metrics.scheduler_lag.labels(job="close").observe(
+                (now - lot.ends_at).total_seconds()
+            )
+        reason = "closed_by_" + actor.role if actor is not None else "ends_at"
+        actor_id = actor.sub if actor is not None else None
+        if lot.high_bid_id is None:
+            change_status(uow, context, lot, LotStatus.UNSOLD, reason="no_bids", actor_id=actor_id)
+            return LotStatus.UNSOLD
+        assert lot.current_bid is not None
+        if lot.reserve_price is not None and lot.current_bid < lot.reserve_price:
+            change_status(
+                uow, context, lot, LotStatus.UNSOLD, reason="reserve_not_met", actor_id=actor_id
+            )
+            return LotStatus.UNSOLD
+        winning_bid = await uow.session.get(Bid, lot.high_bid_id)
+        assert winning_bid is not None
+        change_status(
+            uow, context, lot, LotStatus.PENDING_PAYMENT, reason=reason, actor_id=actor_id
+        )
+        await payments.offer_lot(uow, context, lot, winning_bid, offer_number=1)
+        return LotStatus.PENDING_PAYMENT
+
+
+async def cancel_lot(context: AppContext, lot_id: int, actor: Identity) -> dict[str, Any]:
+    async with context.db.unit_of_work() as uow:
+        lot = await uow.session.scalar(select(Lot).where(Lot.id == lot_id).with_for_update())
+        if lot is None:
+            raise NotFound("Lot not found")
+        _require_manager(actor, lot)
+        if lot.status not in (LotStatus.SCHEDULED, LotStatus.OPEN):
+            raise conflict(
+                "lot_not_open",
+                f"Only a lot that has not closed can be withdrawn; it is {lot.status}",
+            )
+        change_status(uow, context, lot, LotStatus.CANCELED, reason="withdrawn", actor_id=actor.sub)
+        view = lot_view(context, lot)
+    if context.scheduler is not None:
+        context.scheduler.cancel(f"close:{lot_id}")
+        context.scheduler.cancel(f"open:{lot_id}")
+    return view
+
+
+def _require_manager(actor: Identity, lot: Lot) -> None:
+    if actor.is_admin or (actor.role == "seller" and actor.sub == lot.seller_id):
+        return
+    if actor.role == "seller":
+        raise Forbidden("Only the lot's seller or an admin can do this")
+    raise Forbidden("This requires the lot's seller or an admin")
+
+
+async def list_bids(context: AppContext, lot_id: int, *, limit: int) -> list[dict[str, Any]]:
+    async with context.db.unit_of_work() as uow:
+        if await uow.session.get(Lot, lot_id) is None:
+            raise NotFound("Lot not found")
+        bids = (
+            await uow.session.scalars(
+                select(Bid).where(Bid.lot_id == lot_id).order_by(Bid.id.desc()).limit(limit)
+            )
+        ).all()
+        return [_bid_view(bid, bidder_alias(context, lot_id, bid.bidder_id)) for bid in bids]
+
+
+async def list_lots(
+    context: AppContext, *, status: str | None, limit: int, before_id: int | None
+) -> tuple[list[dict[str, Any]], int | None]:
+    query = select(Lot).order_by(Lot.id.desc()).limit(limit + 1)
+    if status is not None:
+        query = query.where(Lot.status == status)
+    if before_id is not None:
+        query = query.where(Lot.id < before_id)
+    async with context.db.unit_of_work() as uow:
+        lots = (await uow.session.scalars(query)).all()
+        items = [lot_view(context, lot) for lot in lots[:limit]]
+    next_id = lots[limit - 1].id if len(lots) > limit else None
+    return items, next_id

@@ -1,0 +1,51 @@
+"""Socket.IO transport for lots: join, leave, bid. Thin: parse, call the service, ack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.auctions import service
+from server.core.context import AppContext
+from server.core.errors import AppError
+from server.core.logging import bind
+from server.core.validation import lookup_id, payload_dict, required_int, required_text
+from server.realtime.hub import lot_room
+from server.realtime.namespace import Caller
+
+
+async def join_lot(context: AppContext, caller: Caller, payload: Any) -> dict[str, Any]:
+    lot_id = lookup_id(payload_dict(payload), "lot_id")
+    # Join first, then read: an event racing the snapshot arrives twice, never zero times.
+    await context.hub.sio.enter_room(caller.sid, lot_room(lot_id))
+    try:
+        lot = await service.get_lot(context, lot_id)
+    except AppError:
+        await context.hub.sio.leave_room(caller.sid, lot_room(lot_id))
+        raise
+    return {"ok": True, "lot": lot}
+
+
+async def leave_lot(context: AppContext, caller: Caller, payload: Any) -> dict[str, Any]:
+    lot_id = lookup_id(payload_dict(payload), "lot_id")
+    await context.hub.sio.leave_room(caller.sid, lot_room(lot_id))
+    return {"ok": True}
+
+
+async def place_bid(context: AppContext, caller: Caller, payload: Any) -> dict[str, Any]:
+    identity = caller.require_user()
+    data = payload_dict(payload)
+    request = service.BidRequest(
+        lot_id=lookup_id(data, "lot_id"),
+        amount=required_int(data, "amount", minimum=1),
+        request_id=required_text(data, "request_id", max_length=128),
+    )
+    metrics = context.metrics
+    with bind(sid=caller.sid, lot_id=request.lot_id, user=identity.sub):
+        try:
+            context.bid_limiter.check(identity.sub)
+            ack = await service.place_bid(context, identity, request)
+        except AppError as error:
+            metrics.bids_refused.labels(code=error.code).inc()
+            raise
+    metrics.bids_accepted.inc()
+    return ack

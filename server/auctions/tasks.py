@@ -1,0 +1,88 @@
+"""Scheduled lot transitions: opening at `starts_at`, the hammer at `ends_at`.
+
+Date jobs (`open:{id}`, `close:{id}`) give precision on the process that knows
+about the lot; the sweep gives every process a look at every due lot, so a
+restart or a dead process never skips a close. `close_lot` re-checks under the
+row lock, so running twice changes things once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+
+from server.auctions import service
+from server.auctions.lifecycle import utcnow
+from server.auctions.models import Lot, LotStatus
+from server.core.context import AppContext
+from server.scheduling.scheduler import HORIZON, Scheduler
+
+SWEEP_BATCH = 200
+
+
+def schedule_lot(
+    context: AppContext, lot_id: int, status: str, starts_at: datetime, ends_at: datetime
+) -> None:
+    scheduler = context.scheduler
+    if scheduler is None:
+        return
+    if status == LotStatus.SCHEDULED:
+        scheduler.at(f"open:{lot_id}", starts_at, open_due_lot, context, lot_id)
+    scheduler.at(f"close:{lot_id}", ends_at, close_due_lot, context, lot_id)
+
+
+async def open_due_lot(context: AppContext, lot_id: int) -> None:
+    await service.open_lot(context, lot_id)
+
+
+async def close_due_lot(context: AppContext, lot_id: int) -> None:
+    await service.close_lot(context, lot_id)
+
+
+async def sweep_due_lots(context: AppContext) -> None:
+    """Open and close whatever is due, whichever process scheduled it."""
+    now = utcnow()
+    async with context.db.unit_of_work() as uow:
+        to_open = (
+            await uow.session.scalars(
+                select(Lot.id)
+                .where(Lot.status == LotStatus.SCHEDULED, Lot.starts_at <= now)
+                .order_by(Lot.starts_at)
+                .limit(SWEEP_BATCH)
+            )
+        ).all()
+        to_close = (
+            await uow.session.scalars(
+                select(Lot.id)
+                .where(Lot.status == LotStatus.OPEN, Lot.ends_at <= now)
+                .order_by(Lot.ends_at)
+                .limit(SWEEP_BATCH)
+            )
+        ).all()
+    for lot_id in to_open:
+        await service.open_lot(context, lot_id)
+    for lot_id in to_close:
+        # Skip a lot another process is closing right now; it will be done there.
+        await service.close_lot(context, lot_id, wait_for_lock=False)
+
+
+async def rebuild_schedule(context: AppContext) -> int:
+    """Recreate the date jobs for lots that open or close within the horizon."""
+    horizon = utcnow() + HORIZON
+    async with context.db.unit_of_work() as uow:
+        rows = (
+            await uow.session.execute(
+                select(Lot.id, Lot.status, Lot.starts_at, Lot.ends_at).where(
+                    Lot.status.in_([LotStatus.SCHEDULED, LotStatus.OPEN]),
+                    or_(Lot.ends_at <= horizon, Lot.starts_at <= horizon),
+                )
+            )
+        ).all()
+    for lot_id, status, starts_at, ends_at in rows:
+        schedule_lot(context, lot_id, status, starts_at, ends_at)
+    return len(rows)
+
+
+def install_jobs(context: AppContext, scheduler: Scheduler) -> None:
+    scheduler.every("sweep:lots", context.settings.sweep_interval_seconds, sweep_due_lots, context)

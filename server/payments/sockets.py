@@ -1,0 +1,22 @@
+"""Socket.IO transport for payments: what awaits the caller, redelivered on connect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.core.context import AppContext
+from server.core.validation import payload_dict
+from server.payments import service
+from server.realtime.namespace import Caller
+
+
+async def my_payments(context: AppContext, caller: Caller, payload: Any) -> dict[str, Any]:
+    identity = caller.require_user()
+    payload_dict({} if payload is None else payload)
+    return {"ok": True, "payments": await service.payments_awaiting(context, identity.sub)}
+
+
+async def redeliver_payment_required(context: AppContext, caller: Caller) -> None:
+    """`payment_required` again on every connect while a payment awaits this user."""
+    if caller.identity is not None:
+        await service.redeliver_on_connect(context, caller.sid, caller.identity.sub)

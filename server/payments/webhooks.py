@@ -1,0 +1,230 @@
+"""Stripe webhooks: verify → record → apply, in one transaction.
+
+The signature is checked over the raw body against every configured secret
+(rotation). The event row is inserted with its Stripe id as primary key: a
+redelivery, even one arriving concurrently, finds the row and changes nothing.
+If applying fails, the transaction (event row included) rolls back and we
+answer 500, so Stripe delivers again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+from aiohttp import web
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from server.core.context import AppContext, context_of
+from server.core.db import UnitOfWork
+from server.core.errors import ValidationError
+from server.core.http import json_response
+from server.core.logging import bind
+from server.payments import refunds
+from server.payments.models import Payment, StripeEvent
+from server.payments.transitions import (
+    lock_payment,
+    record_failure,
+    record_processing,
+    record_requires_action,
+    record_success,
+)
+
+log = logging.getLogger(__name__)
+
+TOLERANCE_SECONDS = 300
+
+EventHandler = Callable[
+    [UnitOfWork, AppContext, dict[str, Any], str], Awaitable[tuple[str, int | None]]
+]
+
+
+def verify(payload: bytes, header: str | None, secrets: tuple[str, ...]) -> dict[str, Any]:
+    """The event, if `header` signs `payload` with one of `secrets`; else `ValidationError`."""
+    if not header:
+        raise ValidationError("Missing Stripe-Signature header")
+    text = payload.decode("utf-8", errors="strict") if payload else ""
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(text, header, secret, TOLERANCE_SECONDS)
+        except stripe.SignatureVerificationError:
+            continue
+        break
+    else:
+        raise ValidationError("Stripe-Signature does not match, or is too old")
+    try:
+        event = json.loads(text)
+    except ValueError:
+        raise ValidationError("Webhook body is not JSON") from None
+    if (
+        not isinstance(event, dict)
+        or not isinstance(event.get("id"), str)
+        or not isinstance(event.get("type"), str)
+        or not isinstance((event.get("data") or {}).get("object"), dict)
+    ):
+        raise ValidationError("Webhook body is not a Stripe event")
+    return event
+
+
+async def receive(request: web.Request) -> web.Response:
+    context = context_of(request)
+    payload = await request.read()
+    try:
+        event = verify(
+            payload,
+            request.headers.get("Stripe-Signature"),
+            context.settings.stripe_webhook_secrets,
+        )
+    except (ValidationError, UnicodeDecodeError) as error:
+        context.metrics.webhook_events.labels(type="unknown", outcome="rejected").inc()
+        message = error.message if isinstance(error, ValidationError) else "Body is not UTF-8"
+        raise ValidationError(message) from None
+    with bind(stripe_event_id=event["id"]):
+        outcome = await apply_event(context, event)
+    context.metrics.webhook_events.labels(type=event["type"], outcome=outcome).inc()
+    return json_response({"received": True, "outcome": outcome})
+
+
+async def apply_event(context: AppContext, event: dict[str, Any]) -> str:
+    """Record the event once and apply it. Returns applied | ignored | duplicate | ...."""
+    obj = event["data"]["object"]
+    created = event.get("created")
+    async with context.db.unit_of_work() as uow:
+        inserted = await uow.session.scalar(
+            insert(StripeEvent)
+            .values(
+                id=event["id"],
+                type=event["type"],
+                outcome="pending",
+                object_id=obj.get("id") if isinstance(obj.get("id"), str) else None,
+                stripe_created=(
+                    datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None
+                ),
+                payload=event,
+            )
+            .on_conflict_do_nothing(index_elements=[StripeEvent.id])
+            .returning(StripeEvent.id)
+        )
+        if inserted is None:
+            return "duplicate"
+        handler = HANDLERS.get(event["type"])
+        outcome, payment_id = ("ignored", None)
+        if handler is not None:
+            outcome, payment_id = await handler(uow, context, obj, event["id"])
+        await uow.session.execute(
+            update(StripeEvent)
+            .where(StripeEvent.id == event["id"])
+            .values(outcome=outcome, payment_id=payment_id)
+        )
+    return outcome
+
+
+async def _payment_for_intent(uow: UnitOfWork, intent: dict[str, Any]) -> Payment | None:
+    """Our payment behind an intent, locked; None for intents this server did not create."""
+    intent_id = intent.get("id")
+    metadata = intent.get("metadata") or {}
+    payment_id = metadata.get("payment_id")
+    payment = None
+    if isinstance(payment_id, str) and payment_id.isdigit():
+        payment = await lock_payment(uow, int(payment_id))
+        if payment is not None and payment.stripe_payment_intent_id not in (None, intent_id):
+            # Metadata names our payment, but the intent is not the one we kept for it.
+            log.warning(
+                "intent %s claims payment %s, which has another intent", intent_id, payment_id
+            )
+            payment = payment if intent.get("status") == "succeeded" else None
+    if payment is None and isinstance(intent_id, str):
+        found = await uow.session.scalar(
+            select(Payment.id).where(Payment.stripe_payment_intent_id == intent_id)
+        )
+        if found is not None:
+            payment = await lock_payment(uow, found)
+    return payment
+
+
+async def on_succeeded(
+    uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
+) -> tuple[str, int | None]:
+    payment = await _payment_for_intent(uow, intent)
+    if payment is None:
+        return "ignored", None
+    with bind(payment_id=payment.id, lot_id=payment.lot_id):
+        if payment.stripe_payment_intent_id is None:
+            payment.stripe_payment_intent_id = intent.get("id")
+        return await record_success(uow, context, payment, intent, event_id=event_id), payment.id
+
+
+async def on_payment_failed(
+    uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
+) -> tuple[str, int | None]:
+    payment = await _payment_for_intent(uow, intent)
+    if payment is None:
+        return "ignored", None
+    error = intent.get("last_payment_error") or {}
+    with bind(payment_id=payment.id, lot_id=payment.lot_id):
+        outcome = await record_failure(
+            uow,
+            context,
+            payment,
+            failure_code=error.get("decline_code") or error.get("code"),
+            failure_message=error.get("message"),
+            event_id=event_id,
+        )
+    return outcome, payment.id
+
+
+async def on_requires_action(
+    uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
+) -> tuple[str, int | None]:
+    payment = await _payment_for_intent(uow, intent)
+    if payment is None:
+        return "ignored", None
+    return record_requires_action(uow, context, payment), payment.id
+
+
+async def on_processing(
+    uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
+) -> tuple[str, int | None]:
+    payment = await _payment_for_intent(uow, intent)
+    if payment is None:
+        return "ignored", None
+    return record_processing(uow, payment), payment.id
+
+
+async def on_canceled(
+    uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
+) -> tuple[str, int | None]:
+    """Canceled at Stripe: by us at the window's end (nothing to do), or by someone else."""
+    from server.payments.models import AWAITING, PaymentStatus
+    from server.payments.transitions import end_payment
+
+    payment = await _payment_for_intent(uow, intent)
+    if payment is None:
+        return "ignored", None
+    if payment.status not in AWAITING:
+        return "stale", payment.id
+    await end_payment(
+        uow,
+        context,
+        payment,
+        status=PaymentStatus.CANCELED,
+        reason="canceled_at_stripe",
+        strike=False,
+    )
+    return "applied", payment.id
+
+
+HANDLERS: dict[str, EventHandler] = {
+    "payment_intent.succeeded": on_succeeded,
+    "payment_intent.payment_failed": on_payment_failed,
+    "payment_intent.requires_action": on_requires_action,
+    "payment_intent.processing": on_processing,
+    "payment_intent.canceled": on_canceled,
+    "charge.refunded": refunds.on_charge_refunded,
+    "charge.dispute.created": refunds.on_dispute_created,
+}
