@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 import socketio
@@ -27,9 +28,15 @@ def user_room(sub: str) -> str:
     return f"user:{sub}"
 
 
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def _dumps(obj: Any, **kwargs: Any) -> str:
     kwargs.setdefault("separators", (",", ":"))
-    kwargs.setdefault("default", str)
+    kwargs.setdefault("default", _default)
     return json.dumps(obj, **kwargs)
 
 
