@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 
 import pytest
@@ -223,7 +224,7 @@ async def test_concurrent_bidders_leave_a_strictly_increasing_complete_history(s
     assert len(accepted) >= 10
     assert [(b["id"], b["amount"]) for b in accepted] == [tuple(row) for row in history]
     amounts = [amount for _, amount in history]
-    assert all(a < b for a, b in zip(amounts, amounts[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(amounts))
     assert final.current_bid == amounts[-1]
     assert final.bid_count == len(amounts)
     # Every accepted bid reached the watcher, each seq once.
