@@ -10,8 +10,9 @@ from tests.support.factories import bid, create_lot, in_seconds, iso
 
 
 async def test_a_seller_creates_an_open_lot(server):
-    lot = await create_lot(server, title="Vase", starting_price=2500, reserve_price=5000,
-                           description="Blue")
+    lot = await create_lot(
+        server, title="Vase", starting_price=2500, reserve_price=5000, description="Blue"
+    )
     assert lot["status"] == "OPEN"
     assert lot["seller_id"] == "sam"
     assert (lot["current_bid"], lot["bid_count"], lot["min_next_bid"]) == (None, 0, 2500)
@@ -31,14 +32,14 @@ async def test_a_future_start_makes_a_scheduled_lot(server):
 
 @pytest.mark.parametrize("role", ["bidder", None])
 async def test_only_sellers_and_admins_create_lots(server, role):
-    body = {"title": "x", "currency": "usd", "starting_price": 100,
-            "ends_at": iso(in_seconds(60))}
+    body = {"title": "x", "currency": "usd", "starting_price": 100, "ends_at": iso(in_seconds(60))}
     if role is None:
         status, error = await server.request("POST", "/api/lots", json=body)
         assert (status, error["error"]["code"]) == (401, "unauthorized")
     else:
-        status, error = await server.request("POST", "/api/lots", as_user="bob", role=role,
-                                             json=body)
+        status, error = await server.request(
+            "POST", "/api/lots", as_user="bob", role=role, json=body
+        )
         assert (status, error["error"]["code"]) == (403, "forbidden")
 
 
@@ -64,10 +65,16 @@ async def test_only_sellers_and_admins_create_lots(server, role):
     ],
 )
 async def test_bad_lot_input_is_a_validation_error(server, db, change):
-    body = {"title": "x", "currency": "usd", "starting_price": 100,
-            "ends_at": iso(in_seconds(60)), **change}
-    status, error = await server.request("POST", "/api/lots", as_user="sam", role="seller",
-                                         json=body)
+    body = {
+        "title": "x",
+        "currency": "usd",
+        "starting_price": 100,
+        "ends_at": iso(in_seconds(60)),
+        **change,
+    }
+    status, error = await server.request(
+        "POST", "/api/lots", as_user="sam", role="seller", json=body
+    )
     assert (status, error["error"]["code"]) == (400, "validation_error"), error
     status, listing = await server.request("GET", "/api/lots")
     assert listing["items"] == []
@@ -76,7 +83,11 @@ async def test_bad_lot_input_is_a_validation_error(server, db, change):
 async def test_bad_json_is_a_validation_error(server):
     for raw in (b"{not json", b"[1,2]", b"\xff\xfe"):
         status, error = await server.request(
-            "POST", "/api/lots", as_user="sam", role="seller", data=raw,
+            "POST",
+            "/api/lots",
+            as_user="sam",
+            role="seller",
+            data=raw,
             headers={"Content-Type": "application/json"},
         )
         assert (status, error["error"]["code"]) == (400, "validation_error")
@@ -122,22 +133,27 @@ async def test_bid_history_is_newest_first_with_aliases(server):
 
 async def test_seller_closes_now_and_the_history_records_it(server, db):
     lot = await create_lot(server)
-    status, error = await server.request("POST", f"/api/lots/{lot['id']}/close", as_user="eve",
-                                         role="seller")
+    status, error = await server.request(
+        "POST", f"/api/lots/{lot['id']}/close", as_user="eve", role="seller"
+    )
     assert (status, error["error"]["code"]) == (403, "forbidden")
     status, error = await server.request("POST", f"/api/lots/{lot['id']}/close", as_user="bob")
     assert (status, error["error"]["code"]) == (403, "forbidden")
-    status, closed = await server.request("POST", f"/api/lots/{lot['id']}/close", as_user="sam",
-                                          role="seller")
+    status, closed = await server.request(
+        "POST", f"/api/lots/{lot['id']}/close", as_user="sam", role="seller"
+    )
     assert status == 200
     assert closed["status"] == "UNSOLD"
-    status, error = await server.request("POST", f"/api/lots/{lot['id']}/close", as_user="sam",
-                                         role="seller")
+    status, error = await server.request(
+        "POST", f"/api/lots/{lot['id']}/close", as_user="sam", role="seller"
+    )
     assert (status, error["error"]["code"]) == (409, "lot_not_open")
     async with db.sessions() as session:
-        events = (await session.scalars(
-            select(LotEvent).where(LotEvent.lot_id == lot["id"]).order_by(LotEvent.seq)
-        )).all()
+        events = (
+            await session.scalars(
+                select(LotEvent).where(LotEvent.lot_id == lot["id"]).order_by(LotEvent.seq)
+            )
+        ).all()
     assert [e.type for e in events] == ["created", "status"]
     assert events[-1].data == {"from": "OPEN", "to": "UNSOLD", "reason": "no_bids"}
     assert events[-1].actor_id == "sam"
@@ -145,13 +161,17 @@ async def test_seller_closes_now_and_the_history_records_it(server, db):
 
 async def test_cancel_withdraws_an_open_lot_once(server):
     lot = await create_lot(server)
-    status, canceled = await server.request("POST", f"/api/lots/{lot['id']}/cancel",
-                                            as_user="root", role="admin")
+    status, canceled = await server.request(
+        "POST", f"/api/lots/{lot['id']}/cancel", as_user="root", role="admin"
+    )
     assert (status, canceled["status"]) == (200, "CANCELED")
-    status, error = await server.request("POST", f"/api/lots/{lot['id']}/cancel",
-                                         as_user="root", role="admin")
+    status, error = await server.request(
+        "POST", f"/api/lots/{lot['id']}/cancel", as_user="root", role="admin"
+    )
     assert (status, error["error"]["code"]) == (409, "lot_not_open")
     bidder = await server.socket("alice")
     ack = await bidder.call("place_bid", bid(lot["id"], 5000))
-    assert ack == {"ok": False, "error": {"code": "auction_ended",
-                                          "message": "Bidding on this lot has ended"}}
+    assert ack == {
+        "ok": False,
+        "error": {"code": "auction_ended", "message": "Bidding on this lot has ended"},
+    }

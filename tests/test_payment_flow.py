@@ -85,7 +85,7 @@ async def test_a_winner_pays_with_4242_and_the_lot_is_sold(start_server, db, loc
 
 
 async def test_a_declined_card_counts_an_attempt_and_a_retry_succeeds(server, db, localstripe):
-    lot, sockets = await _won_lot(server)
+    _lot, sockets = await _won_lot(server)
     alice = sockets["alice"]
     info = await alice.wait_for("payment_required")
     status, result = await fake_browser.confirm_card(
