@@ -76,7 +76,8 @@ def _client_confirm_middleware(resources: Any, errors: Any) -> Any:
             intent.latest_charge = None
             resources.PaymentIntent._api_confirm(intent.id)
         except errors.UserError as error:
-            return error.to_response()
+            response: web.StreamResponse = error.to_response()
+            return response
         return web.json_response(intent._export())
 
     return client_confirm
