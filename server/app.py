@@ -15,6 +15,7 @@ from aiohttp import web
 from server import auctions, notifications, payments
 from server.core import health
 from server.core.context import CONTEXT, AppContext
+from server.core.cors import cors_middleware
 from server.core.db import Database
 from server.core.embedded_pg import EmbeddedPostgres
 from server.core.http import error_middleware
@@ -50,7 +51,11 @@ def create_app(
     out the background jobs.
     """
     app = web.Application(
-        middlewares=[request_context_middleware, error_middleware],
+        middlewares=[
+            request_context_middleware,
+            cors_middleware(settings.cors_origins),
+            error_middleware,
+        ],
         client_max_size=settings.max_request_bytes,
     )
     sio = make_socketio_server(settings)

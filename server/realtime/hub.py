@@ -56,7 +56,9 @@ def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
         if "*" in settings.cors_origins:
             cors = "*"
     else:
-        cors = []  # same origin only
+        # Same origin only: engine.io compares Origin with the Host header. (An empty
+        # list would turn its Origin check off altogether.)
+        cors = None
     return socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
