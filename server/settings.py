@@ -56,8 +56,10 @@ class Settings:
     bid_rate_burst: int = 20
     outbox_interval_seconds: float = 1.0
     stripe_timeout_seconds: float = 15.0
+    stripe_create_lease_seconds: float = 30.0
     max_request_bytes: int = 1024 * 1024
     socketio_channel: str = "auction-socketio"
+    email_retry_base_seconds: float = 5.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property

@@ -33,8 +33,6 @@ from server.payments.transitions import (
 
 log = logging.getLogger(__name__)
 
-#: While one process is calling Stripe for a CREATING payment, others keep off it.
-CREATE_LEASE = timedelta(seconds=30)
 MAX_CREATE_BACKOFF = timedelta(minutes=5)
 #: How long a PROCESSING payment waits before the window job asks Stripe again.
 PROCESSING_RECHECK = timedelta(seconds=30)
@@ -75,7 +73,9 @@ async def create_intent(
         if payment.next_retry_at is not None and payment.next_retry_at > now and not raise_errors:
             return False
         payment.create_tries += 1
-        payment.next_retry_at = now + CREATE_LEASE
+        payment.next_retry_at = now + timedelta(
+            seconds=context.settings.stripe_create_lease_seconds
+        )
         tries = payment.create_tries
         amount, currency, key = payment.amount, payment.currency, payment.idempotency_key
         metadata = intent_metadata(payment)

@@ -67,7 +67,11 @@ async def sweep_payments(context: AppContext) -> None:
             except Exception:
                 log.exception("window expiry failed; it will be retried")
     for payment_id in creating:
-        await service.create_intent(context, payment_id)
+        with bind(payment_id=payment_id):
+            try:
+                await service.create_intent(context, payment_id)
+            except Exception:
+                log.exception("PaymentIntent creation failed; it will be retried")
 
 
 async def reconcile(context: AppContext) -> int:
