@@ -44,7 +44,7 @@ async def test_the_window_end_racing_a_success_webhook_applies_once(server, db, 
     for round_number in range(15):
         lot, alice = await _win(server, amount=5000 + round_number)
         info = await alice.wait_for("payment_required", lambda e, lot=lot: e["lot_id"] == lot["id"])
-        status, result = await fake_browser.confirm_card(localstripe.url, info)
+        _status, result = await fake_browser.confirm_card(localstripe.url, info)
         assert result["status"] == "succeeded"
         async with db.engine.begin() as conn:
             await conn.execute(
@@ -189,7 +189,7 @@ async def test_a_crash_between_stripe_and_our_commit_reuses_the_intent(
             )
         )
     try:
-        lot, alice = await _win(server)
+        _lot, alice = await _win(server)
         info = await alice.wait_for("payment_required", timeout=10)
     finally:
         async with db.engine.begin() as conn:
@@ -199,5 +199,5 @@ async def test_a_crash_between_stripe_and_our_commit_reuses_the_intent(
     assert proxy.creations_forwarded == 1
     intents = await _intents_for(localstripe, info["payment_id"])
     assert [i["id"] for i in intents] == [info["client_secret"].split("_secret_")[0]]
-    status, result = await fake_browser.confirm_card(localstripe.url, info)
+    _status, result = await fake_browser.confirm_card(localstripe.url, info)
     assert result["status"] == "succeeded"
