@@ -6,6 +6,8 @@ Our own launcher around the `localstripe` package. It:
   pickles its whole store to a fixed path in /tmp after every write, which is
   slow and shared between instances);
 - accepts `cancellation_reason` on PaymentIntent cancellation, as Stripe does;
+- shows a charge's card (brand, last four digits) under
+  `payment_method_details.card`, as Stripe does;
 - accepts client-side confirmation of a PaymentIntent with the publishable
   key and the client secret (`POST /v1/payment_intents/{id}/confirm` with
   `key`, `client_secret` and `payment_method_data[card]`), which is what
@@ -45,6 +47,21 @@ def _patch_cancel(resources: Any, server: Any) -> None:
         info = route.resource.get_info() if route.resource is not None else {}
         if info.get("formatter") == "/v1/payment_intents/{id}/cancel":
             route._handler = server.api_extra(resources.PaymentIntent._api_cancel, "")
+
+
+def _patch_charge_card(resources: Any) -> None:
+    """Charges report their card as Stripe's do: `payment_method_details.card`."""
+
+    def payment_method_details(charge: Any) -> dict[str, Any] | None:
+        if not str(charge.payment_method).startswith("pm_"):
+            return None  # a legacy card or source: not what our server creates
+        method = resources.PaymentMethod._api_retrieve(charge.payment_method)
+        if method.type != "card":
+            return None
+        card = {key: method.card[key] for key in ("brand", "last4", "exp_month", "exp_year")}
+        return {"type": "card", "card": card}
+
+    resources.Charge.payment_method_details = property(payment_method_details)
 
 
 def _client_confirm_middleware(resources: Any, errors: Any) -> Any:
@@ -88,6 +105,7 @@ def build_app() -> web.Application:
 
     _patch_store(resources)
     _patch_cancel(resources, server)
+    _patch_charge_card(resources)
     app: web.Application = server.app
     app.middlewares.insert(0, _client_confirm_middleware(resources, errors))
     return app

@@ -98,6 +98,12 @@ class StripeGateway:
             self.client.v1.payment_intents.retrieve_async(intent_id, {"expand": ["latest_charge"]}),
         )
 
+    async def retrieve_charge(self, charge_id: str) -> Any:
+        """A charge, for what the intent's webhook names only by id (its card summary)."""
+        return await self._call(
+            "charge retrieval", self.client.v1.charges.retrieve_async(charge_id)
+        )
+
     async def cancel_payment_intent(self, intent_id: str, *, idempotency_key: str) -> Any:
         return await self._call(
             "PaymentIntent cancellation",

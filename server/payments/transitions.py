@@ -20,6 +20,7 @@ from server.core.db import UnitOfWork
 from server.core.money import payment_breakdown
 from server.notifications import messages
 from server.notifications.outbox import enqueue_email
+from server.payments.cards import card_of_intent
 from server.payments.models import (
     AWAITING,
     PAID,
@@ -102,24 +103,6 @@ def announce_payment_required(uow: UnitOfWork, context: AppContext, payment: Pay
 # --- reports from Stripe ----------------------------------------------------------------------
 
 
-def _card_details(intent: dict[str, Any]) -> tuple[str | None, str | None]:
-    charge = intent.get("latest_charge")
-    if not isinstance(charge, dict):
-        charges = (intent.get("charges") or {}).get("data") or []
-        charge = charges[0] if charges and isinstance(charges[0], dict) else None
-    if not charge:
-        return None, None
-    details = charge.get("payment_method_details") or {}
-    card = details.get("card") or {}
-    last4 = card.get("last4")
-    brand = card.get("brand")
-    if last4 is None:
-        source = charge.get("source") or {}
-        if isinstance(source, dict):
-            last4, brand = source.get("last4"), source.get("brand")
-    return (str(brand).lower() if brand else None), (str(last4)[-4:] if last4 else None)
-
-
 async def record_success(
     uow: UnitOfWork,
     context: AppContext,
@@ -152,7 +135,7 @@ async def record_success(
         return "duplicate"
     now = lifecycle.utcnow()
     payment.paid_at = now
-    payment.card_brand, payment.card_last4 = _card_details(intent)
+    payment.card_brand, payment.card_last4 = await card_of_intent(context, intent)
     if payment.status in ENDED:
         await _refund_late_success(uow, context, payment)
         return "refunded_late_success"
