@@ -1,25 +1,40 @@
-"""Refunds and disputes.
+"""Refunds we ask Stripe for (what Stripe reports back is in `refund_reports`).
 
 A refund is reserved in our database first (a `pending` row, under the
 payment's row lock, counted against what may still be refunded), then sent to
 Stripe with an idempotency key derived from that row, then settled. So
-concurrent requests can never refund more than was paid.
+concurrent requests can never refund more than was paid. A refund Stripe
+could not be reached for stays `pending` without a Stripe id, and the
+reconcile job sends it again with the same key.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
-from server.core.errors import AppError, conflict
-from server.payments.models import PAID, Payment, PaymentStatus, Refund
+from server.core.errors import AppError, NotFound, ValidationError, conflict
+from server.core.money import chargeable_step
+from server.payments.gateway import StripeUnavailable
+from server.payments.models import Payment, Refund
+from server.payments.refund_reports import (
+    STRIPE_REFUND_STATUS,
+    on_charge_refunded,
+    on_dispute_created,
+    settle,
+)
 from server.payments.transitions import lock_payment
 
 log = logging.getLogger(__name__)
+
+__all__ = ["on_charge_refunded", "on_dispute_created", "request_refund", "send_refund"]
+
+#: Class of the advisory lock held while one refund is being sent (see `send_refund`).
+SENDING_LOCK = 7201002
 
 
 async def refundable(uow: UnitOfWork, payment: Payment) -> int:
@@ -32,25 +47,29 @@ async def refundable(uow: UnitOfWork, payment: Payment) -> int:
     return payment.amount - payment.refunded_amount - int(pending or 0)
 
 
-async def request_refund(
+async def reserve_refund(
     uow: UnitOfWork,
-    context: AppContext,
     payment: Payment,
     *,
-    amount: int,
+    amount: int | None,
     reason: str | None,
     requested_by: str | None,
     key_suffix: str | None = None,
 ) -> Refund:
-    """Reserve a refund (the caller holds the payment lock); Stripe is asked after commit."""
+    """Reserve a refund of `amount` (all that is left when None); the caller holds the lock."""
     if payment.paid_at is None or payment.stripe_payment_intent_id is None:
         raise conflict("not_refundable", "Only a paid payment can be refunded")
     available = await refundable(uow, payment)
+    if amount is None:
+        amount = available
+    elif amount % chargeable_step(payment.currency):
+        step = chargeable_step(payment.currency)
+        raise ValidationError(f"Refunds in {payment.currency} must be multiples of {step}")
     if amount <= 0 or amount > available:
         raise conflict(
             "refund_exceeds_payment",
             f"At most {available} can be refunded",
-            refundable=available,
+            refundable=max(available, 0),
         )
     count = await uow.session.scalar(
         select(func.count()).select_from(Refund).where(Refund.payment_id == payment.id)
@@ -65,130 +84,104 @@ async def request_refund(
     )
     uow.session.add(refund)
     await uow.session.flush()
-    refund_id = refund.id
-
-    async def send() -> None:
-        await send_refund(context, refund_id)
-
-    uow.after_commit(send)
     return refund
 
 
-async def send_refund(context: AppContext, refund_id: int) -> str:
-    """Ask Stripe for a reserved refund and settle it. Returns the refund's status."""
+async def request_refund(
+    uow: UnitOfWork,
+    context: AppContext,
+    payment: Payment,
+    *,
+    amount: int | None,
+    reason: str | None,
+    requested_by: str | None,
+    key_suffix: str | None = None,
+) -> Refund:
+    """Reserve a refund and send it once the reservation has committed."""
+    refund = await reserve_refund(
+        uow,
+        payment,
+        amount=amount,
+        reason=reason,
+        requested_by=requested_by,
+        key_suffix=key_suffix,
+    )
+    refund_id = refund.id
+    uow.after_commit(lambda: send_refund(context, refund_id))
+    return refund
+
+
+async def refund_payment(
+    context: AppContext,
+    payment_id: int,
+    *,
+    amount: int | None,
+    reason: str | None,
+    requested_by: str,
+) -> tuple[int, Sent]:
+    """An admin's refund: reserve, commit, send to Stripe, and say how it ended."""
     async with context.db.unit_of_work() as uow:
-        refund = await uow.session.get(Refund, refund_id)
-        if refund is None or refund.status != "pending":
-            return refund.status if refund else "missing"
-        payment = await uow.session.get(Payment, refund.payment_id)
+        payment = await lock_payment(uow, payment_id)
+        if payment is None:
+            raise NotFound("Payment not found")
+        refund = await reserve_refund(
+            uow, payment, amount=amount, reason=reason, requested_by=requested_by
+        )
+        refund_id = refund.id
+    log.info("refund %s of payment %s requested by %s", refund_id, payment_id, requested_by)
+    return refund_id, await send_refund(context, refund_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """How sending a refund ended: its status, and Stripe's error when there was one."""
+
+    status: str
+    error: AppError | None = None
+
+
+async def send_refund(context: AppContext, refund_id: int) -> Sent:
+    """Ask Stripe for a reserved refund and settle it.
+
+    A transaction-scoped advisory lock is held while Stripe is asked, so the
+    reconcile job and the request that reserved the refund never send it at
+    the same time (our stand-in, unlike Stripe, ignores idempotency keys). It
+    locks no rows: webhooks about the payment are not kept waiting.
+    """
+    async with context.db.unit_of_work() as claim:
+        mine = await claim.session.scalar(
+            select(func.pg_try_advisory_xact_lock(SENDING_LOCK, refund_id % 2**31))
+        )
+        refund = await claim.session.get(Refund, refund_id)
+        if refund is None:
+            return Sent("missing")
+        if not mine or refund.status != "pending" or refund.stripe_refund_id is not None:
+            return Sent(refund.status)
+        payment = await claim.session.get(Payment, refund.payment_id)
         assert payment is not None and payment.stripe_payment_intent_id is not None
-        intent_id, amount, key = (
-            payment.stripe_payment_intent_id,
-            refund.amount,
-            refund.idempotency_key,
-        )
         metadata = {"payment_id": str(payment.id), "refund_id": str(refund.id)}
-    try:
-        stripe_refund = await context.stripe.create_refund(
-            payment_intent_id=intent_id, amount=amount, metadata=metadata, idempotency_key=key
-        )
-    except AppError as error:
-        log.warning("refund %s not sent yet: %s", refund_id, error.message)
-        if error.code == "unavailable":
-            return "pending"
+        error: AppError | None = None
+        stripe_status = stripe_id = None
+        try:
+            stripe_refund = await context.stripe.create_refund(
+                payment_intent_id=payment.stripe_payment_intent_id,
+                amount=refund.amount,
+                metadata=metadata,
+                idempotency_key=refund.idempotency_key,
+            )
+            stripe_status, stripe_id = str(stripe_refund.status), str(stripe_refund.id)
+        except AppError as caught:
+            log.warning("refund %s not sent: %s", refund_id, caught.message)
+            if isinstance(caught, StripeUnavailable):
+                return Sent("pending", caught)
+            error = caught
+        # Payment, then refund: the order the webhook handlers lock them in.
         async with context.db.unit_of_work() as uow:
+            payment = await lock_payment(uow, refund.payment_id)
             refund = await uow.session.get(Refund, refund_id, with_for_update=True)
-            if refund is not None and refund.status == "pending":
-                refund.status = "failed"
-        return "failed"
-    async with context.db.unit_of_work() as uow:
-        refund = await uow.session.get(Refund, refund_id, with_for_update=True)
-        assert refund is not None
-        payment = await lock_payment(uow, refund.payment_id)
-        assert payment is not None
-        if refund.status == "pending":
-            refund.stripe_refund_id = stripe_refund.id
-            refund.status = "succeeded" if stripe_refund.status == "succeeded" else "pending"
-            if refund.status == "succeeded":
-                _settle(payment, payment.refunded_amount + refund.amount)
-        return refund.status
-
-
-def _settle(payment: Payment, refunded_total: int) -> None:
-    """Record `refunded_total` as refunded; it only ever grows."""
-    payment.refunded_amount = min(payment.amount, max(payment.refunded_amount, refunded_total))
-    if payment.status in PAID:
-        payment.status = (
-            PaymentStatus.REFUNDED
-            if payment.refunded_amount >= payment.amount
-            else PaymentStatus.PARTIALLY_REFUNDED
-            if payment.refunded_amount > 0
-            else payment.status
-        )
-
-
-async def _payment_for_charge(uow: UnitOfWork, charge: dict[str, Any]) -> Payment | None:
-    intent_id = charge.get("payment_intent")
-    if not isinstance(intent_id, str):
-        return None
-    found = await uow.session.scalar(
-        select(Payment.id).where(Payment.stripe_payment_intent_id == intent_id)
-    )
-    return await lock_payment(uow, found) if found is not None else None
-
-
-async def on_charge_refunded(
-    uow: UnitOfWork, context: AppContext, charge: dict[str, Any], event_id: str
-) -> tuple[str, int | None]:
-    """Refunds made anywhere (here or in Stripe's dashboard) update the payment."""
-    payment = await _payment_for_charge(uow, charge)
-    if payment is None:
-        return "ignored", None
-    total = charge.get("amount_refunded")
-    if not isinstance(total, int):
-        return "ignored", payment.id
-    known = set(
-        (
-            await uow.session.scalars(
-                select(Refund.stripe_refund_id).where(
-                    Refund.payment_id == payment.id, Refund.stripe_refund_id.is_not(None)
-                )
-            )
-        ).all()
-    )
-    for item in (charge.get("refunds") or {}).get("data") or []:
-        if not isinstance(item, dict) or item.get("id") in known:
-            continue
-        ours = (item.get("metadata") or {}).get("refund_id")
-        if isinstance(ours, str) and ours.isdigit():
-            refund = await uow.session.get(Refund, int(ours), with_for_update=True)
-            if refund is not None and refund.payment_id == payment.id:
-                refund.stripe_refund_id = refund.stripe_refund_id or item.get("id")
-                refund.status = "succeeded"
-                continue
-        amount = item.get("amount")
-        if isinstance(amount, int) and amount > 0 and isinstance(item.get("id"), str):
-            uow.session.add(
-                Refund(
-                    payment_id=payment.id,
-                    amount=amount,
-                    reason="made in Stripe",
-                    status=str(item.get("status") or "succeeded"),
-                    stripe_refund_id=item["id"],
-                    idempotency_key=f"external-{item['id']}",
-                )
-            )
-    _settle(payment, total)
-    return "applied", payment.id
-
-
-async def on_dispute_created(
-    uow: UnitOfWork, context: AppContext, dispute: dict[str, Any], event_id: str
-) -> tuple[str, int | None]:
-    payment = await _payment_for_charge(uow, dispute)
-    if payment is None:
-        return "ignored", None
-    payment.disputed = True
-    payment.dispute_reason = str(dispute.get("reason") or "unspecified")
-    log.warning("payment %s disputed: %s", payment.id, payment.dispute_reason)
-    return "applied", payment.id
+            assert payment is not None and refund is not None
+            if refund.status == "pending" and refund.stripe_refund_id is None:
+                refund.stripe_refund_id = stripe_id
+                refund.status = STRIPE_REFUND_STATUS.get(stripe_status or "failed", "pending")
+                await settle(uow, payment)
+            return Sent(refund.status, error)

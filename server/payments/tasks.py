@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from server.auctions.lifecycle import utcnow
 from server.core.context import AppContext
+from server.core.db import UnitOfWork
 from server.core.logging import bind
 from server.payments import refunds, service
 from server.payments.models import Payment, PaymentStatus, Refund
-from server.payments.transitions import lock_payment
+from server.payments.transitions import end_payment, lock_payment, record_failure
 from server.scheduling.scheduler import HORIZON, Scheduler
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ async def reconcile(context: AppContext) -> int:
     """Re-fetch payments that have waited on a webhook too long and apply what Stripe says.
 
     Returns how many payments changed. A lost webhook never leaves a lot stuck.
+    Refunds Stripe could not be reached for are sent again, with their key.
     """
     threshold = utcnow() - timedelta(seconds=context.settings.reconcile_after_seconds)
     async with context.db.unit_of_work() as uow:
@@ -93,9 +96,16 @@ async def reconcile(context: AppContext) -> int:
                 .limit(SWEEP_BATCH)
             )
         ).all()
-        pending_refunds = (
+        unsent_refunds = (
             await uow.session.scalars(
-                select(Refund.id).where(Refund.status == "pending", Refund.created_at <= threshold)
+                select(Refund.id)
+                .where(
+                    Refund.status == "pending",
+                    Refund.stripe_refund_id.is_(None),
+                    Refund.created_at <= threshold,
+                )
+                .order_by(Refund.id)
+                .limit(SWEEP_BATCH)
             )
         ).all()
     changed = 0
@@ -105,12 +115,17 @@ async def reconcile(context: AppContext) -> int:
                 changed += await reconcile_payment(context, payment_id)
             except Exception:
                 log.exception("reconciliation failed; it will be retried")
-    for refund_id in pending_refunds:
-        await refunds.send_refund(context, refund_id)
+    for refund_id in unsent_refunds:
+        with bind(refund_id=refund_id):
+            try:
+                await refunds.send_refund(context, refund_id)
+            except Exception:
+                log.exception("sending a pending refund failed; it will be retried")
     return changed
 
 
 async def reconcile_payment(context: AppContext, payment_id: int) -> int:
+    """Ask Stripe about one payment's intent; 1 when that changed the payment."""
     async with context.db.unit_of_work() as uow:
         payment = await lock_payment(uow, payment_id, skip_locked=True)
         if payment is None or payment.status not in WINDOW_STATES:
@@ -119,11 +134,42 @@ async def reconcile_payment(context: AppContext, payment_id: int) -> int:
         intent = await context.stripe.retrieve_payment_intent(payment.stripe_payment_intent_id)
         before = payment.status
         payment.last_synced_at = utcnow()
-        outcome = await service.apply_intent_state(uow, context, payment, intent.to_dict(), None)
-        if outcome == "applied" and payment.status != before:
-            log.info("reconciled payment %s: %s -> %s", payment_id, before, payment.status)
-            return 1
-        return 0
+        await _apply_reconciled(uow, context, payment, intent.to_dict())
+        if payment.status == before:
+            return 0
+        log.info("reconciled payment %s: %s -> %s", payment_id, before, payment.status)
+        return 1
+
+
+async def _apply_reconciled(
+    uow: UnitOfWork, context: AppContext, payment: Payment, intent: dict[str, Any]
+) -> str:
+    """What the webhook for the intent's present state would have done."""
+    status = intent.get("status")
+    if status == "canceled":
+        # Canceled by someone else: our own cancellations end the payment under this lock.
+        await end_payment(
+            uow,
+            context,
+            payment,
+            status=PaymentStatus.CANCELED,
+            reason="canceled_at_stripe",
+            strike=False,
+        )
+        return "applied"
+    error = intent.get("last_payment_error")
+    if status == "requires_payment_method" and isinstance(error, dict):
+        if payment.status not in (PaymentStatus.REQUIRES_ACTION, PaymentStatus.PROCESSING):
+            return "stale"  # a failure already counted, or one we cannot tell apart from it
+        return await record_failure(
+            uow,
+            context,
+            payment,
+            failure_code=error.get("decline_code") or error.get("code"),
+            failure_message=error.get("message"),
+            event_id=None,
+        )
+    return await service.apply_intent_state(uow, context, payment, intent, None)
 
 
 async def rebuild_schedule(context: AppContext) -> int:
