@@ -1,13 +1,27 @@
-"""HTTP transport for payments (SPEC section 6)."""
+"""HTTP transport for payments (SPEC section 6), and the admins' view of all payments.
+
+Payment records are private to their buyer (and admins): responses say
+`Cache-Control: private, no-store` so no shared cache keeps them.
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Mapping
 
 from aiohttp import web
 
 from server.core.context import context_of
+from server.core.errors import AppError, Unavailable, ValidationError
 from server.core.http import json_response, read_json, require_identity
-from server.core.validation import lookup_id
-from server.payments import service, webhooks
+from server.core.pagination import decode_cursor, encode_cursor
+from server.core.validation import integer, lookup_id, path_id, query_int, text
+from server.payments import receipts, records, refunds, service, webhooks
+from server.payments.gateway import StripeUnavailable
+from server.payments.models import PaymentStatus
+
+PRIVATE = {"Cache-Control": "private, no-store"}
+_QVALUE = re.compile(r"([01])(?:\.(\d{0,3}))?")
 
 
 async def create_intent(request: web.Request) -> web.Response:
@@ -18,6 +32,154 @@ async def create_intent(request: web.Request) -> web.Response:
     return json_response(info)
 
 
+async def my_payments(request: web.Request) -> web.Response:
+    viewer = require_identity(request)
+    where = records.PaymentFilter(buyer_id=viewer.sub, status=_status(request.query))
+    return await _page(request, where, for_admin=False)
+
+
+async def admin_payments(request: web.Request) -> web.Response:
+    """Any user's payments, for admins: `?status=&disputed=&buyer_id=&lot_id=&limit=&cursor=`."""
+    require_identity(request, "admin")
+    query = request.query
+    lot_id = query.get("lot_id") or None
+    where = records.PaymentFilter(
+        buyer_id=query.get("buyer_id") or None,
+        status=_status(query),
+        disputed=_flag(query, "disputed"),
+        lot_id=query_int(query, "lot_id", default=0, minimum=1, maximum=2**63 - 1)
+        if lot_id
+        else None,
+    )
+    return await _page(request, where, for_admin=True)
+
+
+async def get_payment(request: web.Request) -> web.Response:
+    viewer = require_identity(request)
+    payment_id = path_id(request.match_info["payment_id"], "Payment")
+    record = await records.payment_details(context_of(request), payment_id, viewer)
+    return _private(json_response(record))
+
+
+async def get_receipt(request: web.Request) -> web.Response:
+    """The receipt as JSON, or as a printable page for `Accept: text/html`."""
+    viewer = require_identity(request)
+    payment_id = path_id(request.match_info["payment_id"], "Payment")
+    receipt = await receipts.receipt_for(context_of(request), payment_id, viewer)
+    if not prefers_html(request.headers.get("Accept")):
+        return _private(json_response(receipt))
+    page = web.Response(
+        text=receipts.receipt_html(receipt), content_type="text/html", charset="utf-8"
+    )
+    page.headers["Content-Security-Policy"] = receipts.CONTENT_SECURITY_POLICY
+    page.headers["X-Content-Type-Options"] = "nosniff"
+    return _private(page)
+
+
+async def refund_payment(request: web.Request) -> web.Response:
+    """Refund a paid payment (admins): all that is left by default, or `amount`.
+
+    Answers once Stripe has answered: 201 with the refund (202 when Stripe
+    reports it pending), 503 when Stripe could not be reached (the refund stays
+    reserved and the reconcile job sends it), 502 when Stripe refused it.
+    """
+    admin = require_identity(request, "admin")
+    payment_id = path_id(request.match_info["payment_id"], "Payment")
+    body = await read_json(request)
+    amount = integer(body, "amount", minimum=1, required=False)
+    reason = text(body, "reason", max_length=500, required=False)
+    context = context_of(request)
+    refund_id, sent = await refunds.refund_payment(
+        context, payment_id, amount=amount, reason=reason, requested_by=admin.sub
+    )
+    refund = await records.refund_record(context, refund_id)
+    if isinstance(sent.error, StripeUnavailable):
+        raise Unavailable(
+            "Stripe could not be reached; the refund is reserved and will be sent automatically",
+            details={"refund": refund},
+        )
+    if sent.error is not None:
+        raise AppError(
+            sent.error.message,
+            code="refund_failed",
+            status=502,
+            details={**sent.error.details, "refund": refund},
+        )
+    payment = await records.admin_payment_details(context, payment_id)
+    status = 201 if refund["status"] == "succeeded" else 202
+    return _private(json_response({"refund": refund, "payment": payment}, status=status))
+
+
+async def _page(
+    request: web.Request, where: records.PaymentFilter, *, for_admin: bool
+) -> web.Response:
+    limit = query_int(request.query, "limit", default=50, minimum=1, maximum=200)
+    items, next_id = await records.list_payments(
+        context_of(request),
+        where,
+        limit=limit,
+        before_id=decode_cursor(request.query.get("cursor")),
+        for_admin=for_admin,
+    )
+    cursor = encode_cursor(next_id) if next_id is not None else None
+    return _private(json_response({"items": items, "next_cursor": cursor}))
+
+
+def _status(query: Mapping[str, str]) -> str | None:
+    status = query.get("status") or None
+    if status is not None and status not in PaymentStatus.__members__:
+        raise ValidationError(f"'status' must be one of {', '.join(PaymentStatus.__members__)}")
+    return status
+
+
+def _flag(query: Mapping[str, str], name: str) -> bool | None:
+    raw = (query.get(name) or "").lower()
+    if not raw:
+        return None
+    if raw not in ("true", "false"):
+        raise ValidationError(f"'{name}' must be true or false")
+    return raw == "true"
+
+
+def _private(response: web.Response) -> web.Response:
+    response.headers.update(PRIVATE)
+    return response
+
+
+def prefers_html(accept: str | None) -> bool:
+    """True when the Accept header ranks text/html above application/json."""
+    ranks = {"text/html": (-1, 0), "application/json": (-1, 0)}
+    for part in (accept or "").split(","):
+        media, *params = (piece.strip().lower() for piece in part.split(";"))
+        weight = _weight(params)
+        for offer in ranks:
+            kind = offer.split("/")[0]
+            specificity = {offer: 2, f"{kind}/*": 1, "*/*": 0}.get(media, -1)
+            if specificity > ranks[offer][0]:
+                ranks[offer] = (specificity, weight)
+    html, as_json = ranks["text/html"][1], ranks["application/json"][1]
+    return html > 0 and html > as_json
+
+
+def _weight(params: list[str]) -> int:
+    """A media range's q in thousandths (`q=0.8` is 800); a malformed q counts as 0."""
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip() != "q":
+            continue
+        match = _QVALUE.fullmatch(value.strip())
+        if match is None:
+            return 0
+        thousandths = int(match.group(1)) * 1000 + int(((match.group(2) or "") + "000")[:3])
+        return thousandths if thousandths <= 1000 else 0
+    return 1000
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/payments/create-intent", create_intent)
     app.router.add_post("/api/payments/webhook", webhooks.receive)
+    app.router.add_get("/api/payments/my-payments", my_payments)
+    app.router.add_get("/api/payments/{payment_id}", get_payment)
+    app.router.add_get("/api/payments/{payment_id}/receipt", get_receipt)
+    app.router.add_post("/api/payments/{payment_id}/refund", refund_payment)
+    app.router.add_get("/api/admin/payments", admin_payments)
