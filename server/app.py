@@ -27,6 +27,7 @@ from server.realtime.hub import Hub, make_socketio_server
 from server.realtime.namespace import AuctionNamespace
 from server.scheduling.scheduler import Scheduler
 from server.settings import Settings
+from server.users import views as user_views
 from server.users.service import SeenUsers
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def create_app(
     health.setup_routes(app)
     auctions.setup_routes(app)
     payments.setup_routes(app)
+    user_views.setup_routes(app)
     notifications.setup_routes(app)
 
     app.cleanup_ctx.append(_database_ctx)
