@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from server.auctions.emails import outbid_email
 from server.auctions.lifecycle import (
     bidder_alias,
     change_status,
@@ -221,6 +222,16 @@ async def place_bid(context: AppContext, bidder: Identity, request: BidRequest) 
             )
             uow.after_commit(lambda: _schedule(context, lot.id, LotStatus.OPEN, now, new_end))
         if previous_bidder is not None and previous_bidder != bidder.sub:
+            assert previous_amount is not None
+            await session.execute(
+                outbid_email(
+                    lot,
+                    bidder_id=previous_bidder,
+                    your_amount=previous_amount,
+                    new_amount=bid.amount,
+                    min_next_bid=view["min_next_bid"],
+                )
+            )
             context.hub.to_user_after_commit(
                 uow,
                 previous_bidder,
