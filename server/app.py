@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from aiohttp import web
 
 from server import auctions, notifications, payments
-from server.core import health
+from server.core import health, openapi
 from server.core.context import CONTEXT, AppContext
 from server.core.cors import cors_middleware
 from server.core.db import Database
@@ -82,6 +82,7 @@ def create_app(
     sio.register_namespace(namespace)
 
     health.setup_routes(app)
+    openapi.setup_routes(app)
     auctions.setup_routes(app)
     payments.setup_routes(app)
     user_views.setup_routes(app)
