@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from server.payments.models import Payment, Refund
+from server.payments.tasks import reconcile
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.sales import intent_id, sold_lot, standin, won_lot
 from tests.support.services import wait_for
@@ -251,3 +252,38 @@ async def test_refund_events_for_charges_we_did_not_make_are_ignored(server, db)
     assert (status, body["outcome"]) == (200, "ignored")
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Refund)) == 0
+
+
+async def test_a_refund_whose_answer_was_lost_is_recognized_and_never_sent_twice(
+    start_server, db, localstripe
+):
+    server = await start_server()
+    _lot, info, _ = await sold_lot(server, localstripe.url, amount=4000)
+    cut_off = await start_server(stripe_api_base="http://127.0.0.1:9")
+    status, body = await _refund(cut_off, info["payment_id"])
+    assert status == 503
+    refund_id = body["error"]["refund"]["id"]
+    # Suppose the request did reach Stripe and only its answer was lost: Stripe holds the
+    # refund, with our refund's id in its metadata, and tells us with charge.refunded.
+    await standin(
+        localstripe.url,
+        "POST",
+        "/v1/refunds",
+        data={
+            "payment_intent": intent_id(info),
+            "amount": "4000",
+            "metadata[refund_id]": str(refund_id),
+        },
+    )
+    charge = await _charge(localstripe, info)
+    status, body = await deliver(server, event("charge.refunded", charge), secret=WEBHOOK_SECRET)
+    assert (status, body["outcome"]) == (200, "applied")
+    payment, refunds = await _payment(db, info["payment_id"])
+    assert (payment.status, payment.refunded_amount) == ("REFUNDED", 4000)
+    assert [(r.id, r.status, r.stripe_refund_id) for r in refunds] == [
+        (refund_id, "succeeded", charge["refunds"]["data"][0]["id"])
+    ]
+    # Reconciliation finds nothing left to send.
+    later = await start_server(reconcile_after_seconds=0, reconcile_interval_seconds=3600)
+    await reconcile(later.context)
+    assert (await _charge(localstripe, info))["amount_refunded"] == 4000
