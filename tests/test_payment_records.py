@@ -222,6 +222,7 @@ async def test_a_usd_receipt_as_json_and_as_a_printable_page(start_server, local
         assert response.content_type == "text/html" and response.charset == "utf-8"
         assert "script-src" not in response.headers["Content-Security-Policy"]
         assert response.headers["Cache-Control"] == "private, no-store"
+        assert response.headers["Vary"] == "Accept"
         page = await response.text()
     assert "<script" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; Tom &amp; Jerry" in page

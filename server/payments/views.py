@@ -42,14 +42,11 @@ async def admin_payments(request: web.Request) -> web.Response:
     """Any user's payments, for admins: `?status=&disputed=&buyer_id=&lot_id=&limit=&cursor=`."""
     require_identity(request, "admin")
     query = request.query
-    lot_id = query.get("lot_id") or None
     where = records.PaymentFilter(
         buyer_id=query.get("buyer_id") or None,
         status=_status(query),
         disputed=_flag(query, "disputed"),
-        lot_id=query_int(query, "lot_id", default=0, minimum=1, maximum=2**63 - 1)
-        if lot_id
-        else None,
+        lot_id=query_int(query, "lot_id", default=0, minimum=1, maximum=2**63 - 1) or None,
     )
     return await _page(request, where, for_admin=True)
 
@@ -66,14 +63,16 @@ async def get_receipt(request: web.Request) -> web.Response:
     viewer = require_identity(request)
     payment_id = path_id(request.match_info["payment_id"], "Payment")
     receipt = await receipts.receipt_for(context_of(request), payment_id, viewer)
-    if not prefers_html(request.headers.get("Accept")):
-        return _private(json_response(receipt))
-    page = web.Response(
-        text=receipts.receipt_html(receipt), content_type="text/html", charset="utf-8"
-    )
-    page.headers["Content-Security-Policy"] = receipts.CONTENT_SECURITY_POLICY
-    page.headers["X-Content-Type-Options"] = "nosniff"
-    return _private(page)
+    if prefers_html(request.headers.get("Accept")):
+        response = web.Response(
+            text=receipts.receipt_html(receipt), content_type="text/html", charset="utf-8"
+        )
+        response.headers["Content-Security-Policy"] = receipts.CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+    else:
+        response = json_response(receipt)
+    response.headers["Vary"] = "Accept"
+    return _private(response)
 
 
 async def refund_payment(request: web.Request) -> web.Response:
