@@ -1,8 +1,9 @@
 """The application factory: `create_app(settings)`.
 
-Each resource (database, Stripe client, Socket.IO, scheduler) is opened and
-closed in its own cleanup context, in that order; shutdown runs in reverse, so
-sockets are told to go before the database closes under them.
+Each resource (database, Stripe client, scheduler) is opened and closed in its
+own cleanup context, in that order; cleanup runs in reverse. Sockets are told
+goodbye earlier, in `on_shutdown`, so aiohttp does not wait on their open
+websockets, and long before the database closes under them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from aiohttp import web
+from socketio import AsyncServer
 
 from server import auctions, notifications, payments
 from server.core import health, openapi
@@ -23,6 +25,7 @@ from server.core.logging import request_context_middleware
 from server.core.metrics import Metrics
 from server.core.ratelimit import RateLimiter
 from server.payments.gateway import StripeGateway
+from server.payments.models import PaymentStatus
 from server.realtime.hub import Hub, make_socketio_server
 from server.realtime.namespace import AuctionNamespace
 from server.scheduling.scheduler import Scheduler
@@ -66,7 +69,7 @@ def create_app(
         settings=settings,
         db=Database(),
         hub=Hub(sio),
-        metrics=Metrics(),
+        metrics=Metrics(payment_statuses=PaymentStatus),
         stripe=gateway,
         seen_users=SeenUsers(),
         bid_limiter=RateLimiter(settings.bid_rate_per_second, settings.bid_rate_burst),
@@ -90,10 +93,42 @@ def create_app(
 
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_stripe_ctx)
-    app.cleanup_ctx.append(_socketio_ctx)
     if run_scheduler:
         app.cleanup_ctx.append(_scheduler_ctx)
+    app.on_shutdown.append(_stop_gracefully)
     return app
+
+
+async def _stop_gracefully(app: web.Application) -> None:
+    """The first step of a stop (SIGTERM): the listening socket is already closed.
+
+    Running jobs finish (no new ones start), then every socket is told goodbye,
+    so clients reconnect to another replica at once and their websocket
+    handlers return; aiohttp then waits up to `shutdown_timeout` for the
+    in-flight HTTP requests before the cleanup contexts close the database.
+    """
+    context = app[CONTEXT]
+    timeout = context.settings.shutdown_timeout_seconds
+    if context.scheduler is not None:
+        unfinished = await context.scheduler.drain(timeout)
+        if unfinished:
+            log.warning("%s scheduled jobs did not finish in %s s", unfinished, timeout)
+    await say_goodbye(context.hub.sio)
+
+
+async def say_goodbye(sio: AsyncServer) -> None:
+    """Disconnect every client of this process (`io server disconnect`), then stop Socket.IO."""
+    try:
+        sids = [sid for sid, _eio_sid in sio.manager.get_participants("/", None)]
+        for sid in sids:
+            # ignore_queue: these clients are ours; no need to tell the other replicas.
+            await sio.disconnect(sid, namespace="/", ignore_queue=True)
+        if sio.eio.sockets:
+            await sio.eio.disconnect()
+        await sio.shutdown()
+        log.info("told %s sockets goodbye", len(sids))
+    except Exception:
+        log.exception("Socket.IO shutdown failed")
 
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -120,16 +155,6 @@ async def _stripe_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[CONTEXT].stripe.close()
 
 
-async def _socketio_ctx(app: web.Application) -> AsyncIterator[None]:
-    yield
-    # Tell every client goodbye (and stop the Redis listener) before the web server stops.
-    sio = app[CONTEXT].hub.sio
-    try:
-        await sio.shutdown()
-    except Exception:
-        log.exception("Socket.IO shutdown failed")
-
-
 async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     context = app[CONTEXT]
     scheduler = Scheduler()
@@ -138,8 +163,13 @@ async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     payments.install_jobs(context, scheduler)
     notifications.install_jobs(context, scheduler)
     scheduler.start()
-    await auctions.rebuild_schedule(context)
-    await payments.rebuild_schedule(context)
+    try:
+        await auctions.rebuild_schedule(context)
+        await payments.rebuild_schedule(context)
+    except Exception:
+        # The database may come later (`/readyz` says so meanwhile); the sweeps
+        # then find every due transition without the precise date jobs.
+        log.exception("could not rebuild the schedule at start-up; the sweeps will catch up")
     try:
         yield
     finally:

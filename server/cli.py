@@ -60,23 +60,35 @@ async def seed(settings: Settings, *, first_close_minutes: float = 3.0) -> int:
 
 
 def _run(app: web.Application, settings: Settings) -> int:
+    """Serve until SIGINT or SIGTERM, then stop gracefully and return 0.
+
+    On the signal aiohttp closes the listening socket, runs the app's
+    `on_shutdown` (jobs finish, sockets are told goodbye), waits up to
+    `shutdown_timeout` for in-flight requests, then runs the cleanup contexts.
+    """
+    loop: asyncio.AbstractEventLoop
     try:
         import uvloop
 
-        loop_factory = uvloop.new_event_loop
+        loop = uvloop.new_event_loop()
     except ImportError:  # pragma: no cover - uvloop is optional
-        loop_factory = None
-    if loop_factory is not None:
-        asyncio.set_event_loop(loop_factory())
+        loop = asyncio.new_event_loop()
+
+    async def announce_stop(app: web.Application) -> None:
+        log.info("stopping: no new connections; finishing in-flight work")
+
+    app.on_shutdown.insert(0, announce_stop)
     web.run_app(
         app,
         host=settings.host,
         port=settings.port,
         access_log=None,
         print=lambda text: log.info(text.strip()),
-        shutdown_timeout=10,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
         handler_cancellation=True,
+        loop=loop,
     )
+    log.info("stopped")
     return 0
 
 

@@ -60,6 +60,8 @@ class Settings:
     max_request_bytes: int = 1024 * 1024
     socketio_channel: str = "auction-socketio"
     email_retry_base_seconds: float = 5.0
+    #: How long a stopping server waits for in-flight requests and jobs.
+    shutdown_timeout_seconds: float = 10.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -107,7 +109,33 @@ class Settings:
             dev_mode=dev,
             extra=reader.generated,
         )
-        return settings
+        return settings.with_overrides(**_tuning(reader))
+
+
+def _tuning(reader: _Reader) -> dict[str, object]:
+    """Knobs outside the contract (`AUCTION_*`), for tests and operators who need them.
+
+    Tests that run the server as a subprocess shorten intervals here, and use a
+    Redis channel of their own so parallel runs do not hear each other.
+    """
+    knobs: dict[str, object] = {}
+    for name in (
+        "sweep_interval_seconds",
+        "outbox_interval_seconds",
+        "reconcile_interval_seconds",
+        "stripe_retry_base_seconds",
+        "shutdown_timeout_seconds",
+    ):
+        value = reader.number(f"AUCTION_{name.upper()}")
+        if value is not None:
+            knobs[name] = value
+    after = reader.number("AUCTION_RECONCILE_AFTER_SECONDS")
+    if after is not None:
+        knobs["reconcile_after_seconds"] = int(after)
+    channel = reader.optional("AUCTION_SOCKETIO_CHANNEL")
+    if channel is not None:
+        knobs["socketio_channel"] = channel
+    return knobs
 
 
 class _Reader:
@@ -167,6 +195,18 @@ class _Reader:
             raise SettingsError(f"{name} must be at least {minimum}, got {value}")
         if maximum is not None and value > maximum:
             raise SettingsError(f"{name} must be at most {maximum}, got {value}")
+        return value
+
+    def number(self, name: str) -> float | None:
+        raw = self.optional(name)
+        if raw is None:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+        if not 0 <= value < 86_400:
+            raise SettingsError(f"{name} must be between 0 and 86400, got {raw}")
         return value
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:

@@ -10,12 +10,15 @@ that fires on two processes, or twice, changes things once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from server.core.logging import bind
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,7 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._started = False
+        self._running: set[asyncio.Task[Any]] = set()
 
     def start(self) -> None:
         self._scheduler.start()
@@ -42,10 +46,26 @@ class Scheduler:
             self._scheduler.shutdown(wait=False)
             self._started = False
 
+    async def drain(self, within: float) -> int:
+        """Start no new jobs and give the running ones `within` seconds to finish.
+
+        APScheduler's own shutdown cancels running coroutines; a job cut off halfway
+        only rolls back (the sweep redoes it), but letting it finish means a stopping
+        server does not leave its last transitions to the other processes. Returns
+        how many jobs were still running when the time was up.
+        """
+        if self._started:
+            self._scheduler.pause()
+        running = {task for task in self._running if task is not asyncio.current_task()}
+        if not running:
+            return 0
+        _done, pending = await asyncio.wait(running, timeout=within)
+        return len(pending)
+
     def every(self, job_id: str, seconds: float, job: Job, *args: Any) -> None:
         """Run `job(*args)` every `seconds`, never two at once on this process."""
         self._scheduler.add_job(
-            _guarded(job_id, job),
+            self._guarded(job_id, job),
             "interval",
             seconds=seconds,
             args=args,
@@ -60,7 +80,7 @@ class Scheduler:
             self.cancel(job_id)
             return
         self._scheduler.add_job(
-            _guarded(job_id, job),
+            self._guarded(job_id, job),
             "date",
             run_date=max(when, datetime.now(UTC)),
             args=args,
@@ -79,12 +99,17 @@ class Scheduler:
     def job_ids(self) -> list[str]:
         return [job.id for job in self._scheduler.get_jobs()]
 
+    def _guarded(self, job_id: str, job: Job) -> Job:
+        async def run(*args: Any) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                with bind(job=job_id):
+                    await job(*args)
+            except Exception:
+                log.exception("scheduled job %s failed; the sweep will try again", job_id)
+            finally:
+                self._running.discard(task)
 
-def _guarded(job_id: str, job: Job) -> Job:
-    async def run(*args: Any) -> None:
-        try:
-            await job(*args)
-        except Exception:
-            log.exception("scheduled job %s failed; the sweep will try again", job_id)
-
-    return run
+        return run
