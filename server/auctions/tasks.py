@@ -16,6 +16,7 @@ from server.auctions import service
 from server.auctions.lifecycle import utcnow
 from server.auctions.models import Lot, LotStatus
 from server.core.context import AppContext
+from server.core.logging import bind
 from server.scheduling.scheduler import HORIZON, Scheduler
 
 SWEEP_BATCH = 200
@@ -33,11 +34,13 @@ def schedule_lot(
 
 
 async def open_due_lot(context: AppContext, lot_id: int) -> None:
-    await service.open_lot(context, lot_id)
+    with bind(lot_id=lot_id):
+        await service.open_lot(context, lot_id)
 
 
 async def close_due_lot(context: AppContext, lot_id: int) -> None:
-    await service.close_lot(context, lot_id)
+    with bind(lot_id=lot_id):
+        await service.close_lot(context, lot_id)
 
 
 async def sweep_due_lots(context: AppContext) -> None:
@@ -61,10 +64,12 @@ async def sweep_due_lots(context: AppContext) -> None:
             )
         ).all()
     for lot_id in to_open:
-        await service.open_lot(context, lot_id)
+        with bind(lot_id=lot_id):
+            await service.open_lot(context, lot_id)
     for lot_id in to_close:
         # Skip a lot another process is closing right now; it will be done there.
-        await service.close_lot(context, lot_id, wait_for_lock=False)
+        with bind(lot_id=lot_id):
+            await service.close_lot(context, lot_id, wait_for_lock=False)
 
 
 async def rebuild_schedule(context: AppContext) -> int:

@@ -37,7 +37,9 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = context_of(request).metrics.render()
+    context = context_of(request)
+    await context.metrics.refresh(context.db)
+    body = context.metrics.render()
     return web.Response(
         body=body,
         content_type="text/plain",

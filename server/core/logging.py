@@ -23,10 +23,12 @@ _correlation: contextvars.ContextVar[dict[str, Any] | None] = contextvars.Contex
     "correlation", default=None
 )
 
-# Anything that looks like a Stripe secret, a client secret, a webhook secret or a JWT.
+# Anything that looks like a Stripe secret or restricted key (live, test or the dev
+# mode's generated ones), a client secret, a webhook secret or a JWT.
 _SECRET_PATTERNS = re.compile(
-    r"(sk_(live|test)_[A-Za-z0-9_]+|rk_(live|test)_[A-Za-z0-9_]+|whsec_[A-Za-z0-9_]+"
-    r"|pi_[A-Za-z0-9]+_secret_[A-Za-z0-9]+|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)"
+    r"(\b(?:sk|rk)_[A-Za-z0-9]+_[A-Za-z0-9_]{8,}|whsec_[A-Za-z0-9_]+"
+    r"|\b(?:pi|seti)_[A-Za-z0-9]+_secret_[A-Za-z0-9]+"
+    r"|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)"
 )
 
 
@@ -49,16 +51,27 @@ def correlation() -> dict[str, Any]:
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, pid, message and the bound ids.
+
+    `pid` tells replicas' lines apart when their logs are collected together.
+    Secrets are redacted from the message, the traceback and the bound values,
+    whichever library wrote them (Stripe's own debug lines carry response bodies).
+    """
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,
             "msg": redact(record.getMessage()),
         }
-        entry.update(correlation())
+        for key, value in correlation().items():
+            entry[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))
+        if record.stack_info:
+            entry["stack"] = redact(self.formatStack(record.stack_info))
         return json.dumps(entry, default=str)
 
 
@@ -73,6 +86,9 @@ def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
     root.setLevel(level)
     # aiohttp's access log would print query strings; keep it quiet.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Stripe's debug lines are whole request and response bodies (client secrets
+    # among them); the formatter would redact them, but they are noise anyway.
+    logging.getLogger("stripe").setLevel(max(root.level, logging.INFO))
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -1,14 +1,31 @@
-"""Prometheus metrics, one registry per app so tests can run several apps at once."""
+"""Prometheus metrics, one registry per app so tests can run several apps at once.
+
+Counters and histograms are per process (Prometheus sums them across
+replicas). `auction_payments` is different: it is read from the database on
+every scrape, so every replica reports the same, true number; aggregate it
+with `max`, not `sum`.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import text
+
+from server.core.db import Database
+
+log = logging.getLogger(__name__)
+
+_PAYMENTS_BY_STATUS = text("SELECT status, count(*) FROM payments GROUP BY status")
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, *, payment_statuses: Iterable[str] = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        self.payment_statuses = tuple(payment_statuses)
         self.bids_accepted = Counter("auction_bids_accepted", "Bids accepted", registry=r)
         self.bids_refused = Counter(
             "auction_bids_refused", "Bids refused, by error code", ["code"], registry=r
@@ -23,7 +40,10 @@ class Metrics:
             "auction_sockets_connected", "Socket.IO connections on this process", registry=r
         )
         self.payments_by_status = Gauge(
-            "auction_payments", "Payments by status (refreshed on scrape)", ["status"], registry=r
+            "auction_payments",
+            "Payments by status, read from the database on each scrape",
+            ["status"],
+            registry=r,
         )
         self.webhook_events = Counter(
             "auction_webhook_events",
@@ -41,6 +61,25 @@ class Metrics:
         self.emails = Counter(
             "auction_emails", "Outbox e-mails, by outcome", ["outcome"], registry=r
         )
+        self.scrape_errors = Counter(
+            "auction_metrics_refresh_errors",
+            "Scrapes whose database read failed (the last values were served)",
+            registry=r,
+        )
+
+    async def refresh(self, db: Database) -> None:
+        """Read the gauges that live in the database; on failure keep the last values."""
+        try:
+            async with db.engine.connect() as conn:
+                counts = {
+                    str(status): int(n) for status, n in await conn.execute(_PAYMENTS_BY_STATUS)
+                }
+        except Exception as exc:
+            self.scrape_errors.inc()
+            log.warning("metrics: could not read payments: %s", type(exc).__name__)
+            return
+        for status in {*self.payment_statuses, *counts}:
+            self.payments_by_status.labels(status=status).set(counts.get(status, 0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -39,7 +39,8 @@ def schedule_expiry(context: AppContext, payment_id: int, expires_at: datetime) 
 
 
 async def expire_window(context: AppContext, payment_id: int) -> None:
-    await service.expire_payment_window(context, payment_id)
+    with bind(payment_id=payment_id):
+        await service.expire_payment_window(context, payment_id)
 
 
 async def sweep_payments(context: AppContext) -> None:

@@ -115,7 +115,12 @@ async def apply_event(context: AppContext, event: dict[str, Any]) -> str:
         handler = HANDLERS.get(event["type"])
         outcome, payment_id = ("ignored", None)
         if handler is not None:
-            outcome, payment_id = await handler(uow, context, obj, event["id"])
+            # Signed by Stripe, so the metadata is ours; handlers bind the payment they lock.
+            metadata = obj.get("metadata")
+            claimed = metadata.get("payment_id") if isinstance(metadata, dict) else None
+            with bind(payment_id=claimed if isinstance(claimed, str) else None):
+                outcome, payment_id = await handler(uow, context, obj, event["id"])
+                log.info("stripe event %s: %s", event["type"], outcome)
         await uow.session.execute(
             update(StripeEvent)
             .where(StripeEvent.id == event["id"])

@@ -18,6 +18,7 @@ import socketio
 from server.core.auth import Identity, decode_token
 from server.core.context import AppContext
 from server.core.errors import AppError, Unauthorized
+from server.core.logging import bind
 from server.realtime.hub import user_room
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,10 @@ class AuctionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._identities: dict[str, Identity | None] = {}
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        with bind(sid=sid):
+            await self._connect(sid, auth)
+
+    async def _connect(self, sid: str, auth: Any) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         identity: Identity | None = None
         if token is not None:
@@ -101,13 +106,18 @@ class AuctionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return error_ack(AppError(f"Unknown event {event!r}", code="validation_error"))
         caller = Caller(sid, self._identities.get(sid))
         started = time.perf_counter()
-        try:
-            return await handler(self.context, caller, payload)
-        except AppError as error:
-            return error_ack(error)
-        except Exception:
-            log.exception("socket event %s failed (sid %s)", event, sid)
-            return error_ack(AppError("Internal error"))
-        finally:
-            if event == "place_bid":
-                self.context.metrics.bid_latency.observe(time.perf_counter() - started)
+        lot_id = payload.get("lot_id") if isinstance(payload, dict) else None
+        with bind(sid=sid, lot_id=lot_id if type(lot_id) is int else None):
+            try:
+                ack = await handler(self.context, caller, payload)
+                log.debug("socket event %s: ok", event)
+                return ack
+            except AppError as error:
+                log.debug("socket event %s: refused with %s", event, error.code)
+                return error_ack(error)
+            except Exception:
+                log.exception("socket event %s failed", event)
+                return error_ack(AppError("Internal error"))
+            finally:
+                if event == "place_bid":
+                    self.context.metrics.bid_latency.observe(time.perf_counter() - started)
