@@ -8,6 +8,7 @@ websockets, and long before the database closes under them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
@@ -106,29 +107,40 @@ async def _stop_gracefully(app: web.Application) -> None:
     so clients reconnect to another replica at once and their websocket
     handlers return; aiohttp then waits up to `shutdown_timeout` for the
     in-flight HTTP requests before the cleanup contexts close the database.
+    Each step is bounded: aiohttp's own timeout does not cover this one.
     """
     context = app[CONTEXT]
-    timeout = context.settings.shutdown_timeout_seconds
+    within = context.settings.shutdown_timeout_seconds
     if context.scheduler is not None:
-        unfinished = await context.scheduler.drain(timeout)
+        unfinished = await context.scheduler.drain(within)
         if unfinished:
-            log.warning("%s scheduled jobs did not finish in %s s", unfinished, timeout)
-    await say_goodbye(context.hub.sio)
+            log.warning("%s scheduled jobs did not finish within %s s", unfinished, within)
+    await say_goodbye(context.hub.sio, within=min(within, 5.0))
 
 
-async def say_goodbye(sio: AsyncServer) -> None:
-    """Disconnect every client of this process (`io server disconnect`), then stop Socket.IO."""
+async def say_goodbye(sio: AsyncServer, *, within: float) -> None:
+    """Disconnect every client of this process (`io server disconnect`), then stop Socket.IO.
+
+    A client that is itself leaving at this moment can leave its disconnect
+    waiting forever on a queue nobody drains, hence the time limit.
+    """
+    sids = [sid for sid, _eio_sid in sio.manager.get_participants("/", None)]
     try:
-        sids = [sid for sid, _eio_sid in sio.manager.get_participants("/", None)]
-        for sid in sids:
+        async with asyncio.timeout(within):
             # ignore_queue: these clients are ours; no need to tell the other replicas.
-            await sio.disconnect(sid, namespace="/", ignore_queue=True)
-        if sio.eio.sockets:
-            await sio.eio.disconnect()
+            await asyncio.gather(
+                *(sio.disconnect(sid, namespace="/", ignore_queue=True) for sid in sids),
+                return_exceptions=True,
+            )
+            if sio.eio.sockets:
+                await sio.eio.disconnect()
+    except TimeoutError:
+        log.warning("some of %s sockets did not close within %s s", len(sids), within)
+    try:
         await sio.shutdown()
-        log.info("told %s sockets goodbye", len(sids))
     except Exception:
         log.exception("Socket.IO shutdown failed")
+    log.info("told %s sockets goodbye", len(sids))
 
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:

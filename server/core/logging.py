@@ -46,6 +46,20 @@ def bind(**ids: Any) -> Iterator[None]:
         _correlation.reset(token)
 
 
+@contextmanager
+def isolated(**ids: Any) -> Iterator[None]:
+    """Like `bind`, but dropping whatever the caller had bound.
+
+    For work that merely started from inside a request, such as a scheduled job
+    whose timer was armed there: it must not carry that request's id.
+    """
+    token = _correlation.set({k: v for k, v in ids.items() if v is not None})
+    try:
+        yield
+    finally:
+        _correlation.reset(token)
+
+
 def correlation() -> dict[str, Any]:
     return dict(_correlation.get() or {})
 
@@ -89,6 +103,8 @@ def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
     # Stripe's debug lines are whole request and response bodies (client secrets
     # among them); the formatter would redact them, but they are noise anyway.
     logging.getLogger("stripe").setLevel(max(root.level, logging.INFO))
+    # APScheduler says "Running job" and "executed successfully" for every sweep.
+    logging.getLogger("apscheduler").setLevel(max(root.level, logging.WARNING))
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

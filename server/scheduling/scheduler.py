@@ -18,7 +18,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from server.core.logging import bind
+from server.core.logging import isolated
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class Scheduler:
             assert task is not None
             self._running.add(task)
             try:
-                with bind(job=job_id):
+                with isolated(job=job_id):
                     await job(*args)
             except Exception:
                 log.exception("scheduled job %s failed; the sweep will try again", job_id)

@@ -1,0 +1,203 @@
+"""Real server processes for tests: `python -m server serve` in a child process.
+
+Each process logs JSON lines to its own file, so a test can read what it said
+and a failing test can show it. `ServerProcess.request` has the same shape as
+the in-process fixture's, so the factories work against either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.support.clients import SocketClient
+from tests.support.services import ROOT, free_port
+
+#: Contract variables a developer's shell may have set; the child gets only ours.
+_SPEC_VARIABLES = {
+    "DATABASE_URL",
+    "DATA_DIR",
+    "HOST",
+    "PORT",
+    "REDIS_URL",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_PUBLISHABLE_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
+    "JWT_SECRET",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "PAYMENT_WINDOW_SECONDS",
+    "MAX_PAYMENT_ATTEMPTS",
+    "BUYER_PREMIUM_BPS",
+    "ANTI_SNIPING_WINDOW_SECONDS",
+    "ANTI_SNIPING_EXTENSION_SECONDS",
+    "EXPIRY_POLICY",
+    "NONPAYMENT_STRIKES",
+    "SMTP_URL",
+    "CORS_ORIGINS",
+}
+
+
+def child_environment(settings: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment without any server configuration, plus `settings`."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in _SPEC_VARIABLES and not key.startswith("AUCTION_")
+    }
+    env.update(settings)
+    return env
+
+
+class ServerProcess:
+    """One `python -m server serve` on a free port."""
+
+    def __init__(
+        self, name: str, settings: Mapping[str, str], log_dir: Path, make_token: Callable[..., str]
+    ) -> None:
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"{name}.log"
+        self.make_token = make_token
+        self._env = child_environment({**settings, "HOST": "127.0.0.1", "PORT": str(self.port)})
+        self._process: subprocess.Popen[bytes] | None = None
+        self._sockets: list[SocketClient] = []
+        #: True when SIGTERM was not enough and the process had to be killed.
+        self.forced_stop = False
+
+    # --- the process -----------------------------------------------------------------------
+
+    def start(self) -> ServerProcess:
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "server", "serve"],
+                cwd=ROOT,
+                env=self._env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._process is None else self._process.poll()
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until `/readyz` answers 200; fail with the process's log if it never does."""
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as http:
+            while True:
+                if self.returncode is not None:
+                    raise AssertionError(f"{self.name} exited ({self.returncode}):\n{self.log()}")
+                try:
+                    async with http.get(self.url + "/readyz") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{self.name} not ready in {timeout} s:\n{self.log()}")
+                await asyncio.sleep(0.1)
+
+    def signal(self, signum: int) -> None:
+        assert self._process is not None
+        self._process.send_signal(signum)
+
+    async def wait_exit(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while (code := self.returncode) is None:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} still running after {timeout} s")
+            await asyncio.sleep(0.05)
+        return code
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown at all, as when a machine dies."""
+        self.signal(signal.SIGKILL)
+        await self.wait_exit(5)
+
+    async def stop(self) -> None:
+        """Disconnect the test's clients, then SIGTERM (SIGKILL if it hangs). Idempotent."""
+        for client in self._sockets:
+            await client.disconnect()
+        if self._process is None or self.returncode is not None:
+            return
+        self.signal(signal.SIGTERM)
+        try:
+            await self.wait_exit(15)
+        except AssertionError:
+            self.forced_stop = True
+            self._process.kill()
+            self._process.wait(5)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        """The JSON log lines written so far (anything else is skipped)."""
+        entries = []
+        for line in self.log().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                entries.append(entry)
+        return entries
+
+    # --- talking to it --------------------------------------------------------------------
+
+    async def socket(self, sub: str | None = None, role: str = "bidder", **claims: Any):  # type: ignore[no-untyped-def]
+        token = self.make_token(sub, role, **claims) if sub is not None else None
+        client = SocketClient(self.url, token)
+        self._sockets.append(client)
+        return await client.connect()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        as_user: str | None = None,
+        role: str = "bidder",
+        **kwargs: Any,
+    ) -> tuple[int, Any]:
+        headers = dict(kwargs.pop("headers", {}))
+        if as_user is not None:
+            headers["Authorization"] = f"Bearer {self.make_token(as_user, role)}"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, self.url + path, headers=headers, **kwargs) as response,
+        ):
+            if response.content_type == "application/json":
+                return response.status, await response.json()
+            return response.status, await response.text()
+
+
+async def start_all(processes: list[ServerProcess]) -> list[ServerProcess]:
+    """Start the processes side by side and wait until every one is ready."""
+    for process in processes:
+        process.start()
+    await asyncio.gather(*(process.wait_ready() for process in processes))
+    return processes
