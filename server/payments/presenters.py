@@ -88,6 +88,7 @@ def payment_record(
         record["refunds"] = [
             {
                 "id": refund.id,
+                "payment_id": refund.payment_id,
                 "amount": refund.amount,
                 "reason": refund.reason,
                 "status": refund.status,
