@@ -250,6 +250,24 @@ def _admin_paths() -> dict[str, Schema]:
     }
 
 
+def _demo_paths() -> dict[str, Schema]:
+    return {
+        "/api/demo/config": {
+            "get": _op(
+                "What the demo page needs: publishable key, Stripe.js location, currencies",
+                _responses(200, {"type": "object"}),
+            )
+        },
+        "/api/dev/login": {
+            "post": _op(
+                "Development mode only (404 otherwise): a token for a demo user, no password",
+                _responses(200, ref("DevLogin"), 400, 404),
+                body=obj({"sub": string(minLength=1, maxLength=64)}),
+            )
+        },
+    }
+
+
 def _paths() -> dict[str, Schema]:
     health = ref("Health")
     return {
@@ -273,6 +291,7 @@ def _paths() -> dict[str, Schema]:
         **_lot_paths(),
         **_payment_paths(),
         **_admin_paths(),
+        **_demo_paths(),
     }
 
 

@@ -245,4 +245,11 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "RefundResult": obj({"refund": ref("Refund"), "payment": ref("Payment")}),
     "User": obj({**USER_FIELDS, "created_at": TIME}, required=list(USER_FIELDS)),
+    "DevLogin": obj(
+        {
+            "token": string(),
+            "expires_in": integer("Seconds"),
+            "user": obj({"sub": string(), "role": string(), "name": nullable("string")}),
+        }
+    ),
 }
