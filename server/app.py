@@ -16,6 +16,7 @@ from aiohttp import web
 from socketio import AsyncServer
 
 from server import auctions, notifications, payments
+from server import web as demo_page
 from server.core import health, openapi
 from server.core.context import CONTEXT, AppContext
 from server.core.cors import cors_middleware
@@ -91,6 +92,7 @@ def create_app(
     payments.setup_routes(app)
     user_views.setup_routes(app)
     notifications.setup_routes(app)
+    demo_page.setup_routes(app)
 
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_stripe_ctx)

@@ -1,0 +1,115 @@
+"""The page at `/`, its static files, and the Socket.IO client from `node_modules`.
+
+There is no build step: the browser loads plain ES modules from `server/static`
+and the official `socket.io-client` bundle straight from where `npm ci` put it
+(the file is never copied into the repository). Every file is served with
+`Cache-Control: no-cache`, so an edited page shows on the next reload while
+unchanged files still revalidate cheaply through `Last-Modified`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from server.core.context import context_of
+from server.core.errors import NotFound, Unavailable
+from server.settings import Settings
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SOCKETIO_DIST = Path("node_modules") / "socket.io-client" / "dist"
+#: The only files of the npm package the page needs (and its source map, for devtools).
+VENDOR_FILES = frozenset({"socket.io.min.js", "socket.io.min.js.map"})
+
+REAL_STRIPE_JS = "https://js.stripe.com/v3/"
+
+NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+
+
+def stripe_js_url(settings: Settings) -> str:
+    """Stripe.js, or the stand-in's imitation of it when `STRIPE_API_BASE` is set."""
+    if settings.stripe_api_base:
+        return settings.stripe_api_base.rstrip("/") + "/js.stripe.com/v3/"
+    return REAL_STRIPE_JS
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(settings: Settings) -> str:
+    """Scripts from us and Stripe only; no native form posts, so card data cannot reach us."""
+    if settings.stripe_api_base:
+        stripe = _origin(settings.stripe_api_base)
+        scripts, connect, frames, images = stripe, stripe, "'none'", "'self' data:"
+    else:
+        scripts = "https://js.stripe.com"
+        connect = "https://api.stripe.com"
+        frames = "https://js.stripe.com https://hooks.stripe.com"
+        images = "'self' data: https://*.stripe.com"
+    return (
+        f"default-src 'self'; script-src 'self' {scripts}; connect-src 'self' {connect}; "
+        f"frame-src {frames}; img-src {images}; style-src 'self'; object-src 'none'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    headers = {
+        **NO_CACHE,
+        "Content-Security-Policy": content_security_policy(context_of(request).settings),
+        "Referrer-Policy": "no-referrer",
+    }
+    return web.FileResponse(STATIC_DIR / "index.html", headers=headers)
+
+
+def static_file(root: Path, relative: str) -> Path:
+    """`relative` inside `root`, or `NotFound`: no escaping the folder, no hidden files."""
+    candidate = (root / relative).resolve()
+    if (
+        not relative
+        or any(part.startswith(".") for part in Path(relative).parts)
+        or not candidate.is_relative_to(root.resolve())
+        or not candidate.is_file()
+    ):
+        raise NotFound("No such file")
+    return candidate
+
+
+async def static(request: web.Request) -> web.FileResponse:
+    path = static_file(STATIC_DIR, request.match_info["path"])
+    return web.FileResponse(path, headers=NO_CACHE)
+
+
+def socketio_dist_candidates() -> tuple[Path, ...]:
+    """Where `npm ci` leaves the client: the source checkout, else the working directory."""
+    return (PROJECT_ROOT / SOCKETIO_DIST, Path.cwd() / SOCKETIO_DIST)
+
+
+def vendor_file(name: str, candidates: tuple[Path, ...]) -> Path:
+    """The named file of the Socket.IO client bundle; 503 that says how to install it."""
+    if name not in VENDOR_FILES:
+        raise NotFound("No such file")
+    for folder in candidates:
+        path = folder / name
+        if path.is_file():
+            return path
+    raise Unavailable(
+        "The Socket.IO browser client is not installed: run `npm ci` in the project "
+        "folder (scripts/dev and scripts/test do it when npm is available)"
+    )
+
+
+async def vendor(request: web.Request) -> web.FileResponse:
+    path = vendor_file(request.match_info["name"], socketio_dist_candidates())
+    return web.FileResponse(path, headers=NO_CACHE)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/", index)
+    app.router.add_get("/static/{path:.+}", static)
+    app.router.add_get("/vendor/{name}", vendor)
