@@ -29,3 +29,23 @@ if [ "$want" != "$have" ]; then
   "$VENV_PY" -m pip install --quiet --disable-pip-version-check -e ".[${EXTRAS:-dev,embedded}]"
   echo "$want" > .venv/.installed
 fi
+
+# The demo page's browser dependency (socket.io-client), pinned in package-lock.json.
+# `npm ci` runs when node_modules is missing or the lock changed (a stamp remembers its hash).
+if [ -f package-lock.json ]; then
+  if command -v npm >/dev/null 2>&1; then
+    want_npm="$(sha256sum package-lock.json | cut -d' ' -f1)"
+    have_npm="$(cat node_modules/.installed 2>/dev/null || true)"
+    if [ "$want_npm" != "$have_npm" ]; then
+      echo "installing the demo page's browser dependencies (npm ci)"
+      if npm ci --omit=dev --no-audit --no-fund --loglevel=error; then
+        echo "$want_npm" > node_modules/.installed
+      else
+        echo "warning: npm ci failed; the demo page cannot load its Socket.IO client" >&2
+      fi
+    fi
+  else
+    echo "npm not found: skipping the demo page's Socket.IO client (the page at / says so;" \
+      "the browser test is skipped). Install Node.js and npm to use it." >&2
+  fi
+fi
