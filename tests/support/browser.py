@@ -1,0 +1,112 @@
+"""Driving Debian's Chromium with Playwright: how to launch it, and a bidder's page.
+
+Playwright's own browser downloads are never used (`playwright install` needs the
+internet); the test drives /usr/bin/chromium, which CI installs from Debian.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.async_api import BrowserContext, Locator, Page, Request
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@dataclass
+class BidderPage:
+    """One person's browser tab on the demo page, with what went wrong in it."""
+
+    context: BrowserContext
+    page: Page
+    name: str
+    problems: list[str] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
+    socket_frames: list[str] = field(default_factory=list)
+
+    @classmethod
+    async def open(cls, context: BrowserContext, url: str, name: str) -> BidderPage:
+        page = await context.new_page()
+        tab = cls(context, page, name)
+        page.on("pageerror", lambda error: tab.problems.append(f"uncaught: {error}"))
+        page.on("console", tab._console)
+        page.on("request", lambda request: tab.requests.append(request))
+        page.on("websocket", lambda ws: ws.on("framesent", tab._frame_sent))
+        await page.goto(url)
+        return tab
+
+    def _frame_sent(self, payload: str | bytes) -> None:
+        self.socket_frames.append(
+            payload if isinstance(payload, str) else payload.decode("latin-1")
+        )
+
+    def _console(self, message: object) -> None:
+        text = getattr(message, "text", "")
+        if "Content Security Policy" in text or getattr(message, "type", "") == "assert":
+            self.problems.append(f"console: {text}")
+
+    async def sign_in(self, display_name: str) -> None:
+        await self.page.get_by_role("button", name=f"Sign in as {display_name}").click()
+        await self.page.get_by_text(f"Bidding as {display_name}").wait_for()
+
+    def lot(self, title: str) -> Locator:
+        return self.page.locator("article.lot").filter(
+            has=self.page.get_by_role("heading", name=title, exact=True)
+        )
+
+    async def join(self, title: str) -> None:
+        await self.page.get_by_role("button", name=f"Join {title}").click()
+        await self.page.get_by_role("button", name=f"Leave {title}").wait_for()
+
+    async def bid(self, title: str, amount: str) -> None:
+        card = self.lot(title)
+        await card.get_by_label(re.compile(r"^Your bid")).fill(amount)
+        await card.get_by_role("button", name="Place bid").click()
+
+    @property
+    def payment(self) -> Locator:
+        return self.page.locator("article.payment")
+
+    async def pay(self, number: str, expiry: str = "12/34", cvc: str = "123") -> None:
+        panel = self.payment
+        await panel.get_by_label("Card number").fill(number)
+        await panel.get_by_label("Expiry (MM/YY)").fill(expiry)
+        await panel.get_by_label("CVC").fill(cvc)
+        await panel.get_by_role("button", name=re.compile(r"^Pay ")).click()
+
+    async def shot(self, name: str, *, full_page: bool = True) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        await self.page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    def posted_to(self, origin: str) -> list[str]:
+        """Bodies of the POSTs this tab sent to `origin`."""
+        return [
+            request.post_data or ""
+            for request in self.requests
+            if request.method == "POST" and request.url.startswith(origin)
+        ]
+
+    def sent_to(self, origin: str) -> str:
+        """Everything this tab sent to `origin`: URLs, bodies and Socket.IO frames."""
+        parts = [
+            f"{request.url} {request.post_data or ''}"
+            for request in self.requests
+            if request.url.startswith(origin)
+        ]
+        return "\n".join([*parts, *self.socket_frames])
