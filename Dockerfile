@@ -49,5 +49,13 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=5 \
 CMD ["python", "-m", "server.devtools.stripe_standin", "--host", "0.0.0.0", "--port", "8420"]
 
 
+# The demo page's Socket.IO client, installed from package-lock.json; Node.js stays out of the image.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+
 # The default target: production.
 FROM base AS runtime
+COPY --from=web /web/node_modules/socket.io-client/dist ./node_modules/socket.io-client/dist
