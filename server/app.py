@@ -28,6 +28,7 @@ from server.core.metrics import Metrics
 from server.core.ratelimit import RateLimiter
 from server.payments.gateway import StripeGateway
 from server.payments.models import PaymentStatus
+from server.realtime.compression import without_websocket_deflate
 from server.realtime.hub import Hub, make_socketio_server
 from server.realtime.namespace import AuctionNamespace
 from server.scheduling.scheduler import Scheduler
@@ -59,6 +60,7 @@ def create_app(
     app = web.Application(
         middlewares=[
             request_context_middleware,
+            without_websocket_deflate(),
             cors_middleware(settings.cors_origins),
             error_middleware,
         ],

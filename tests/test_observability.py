@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -175,3 +176,17 @@ async def test_metrics_after_a_small_flow(start_server, localstripe, db):
 
 def _connected(server: Any) -> float:
     return server.context.metrics.sockets_connected._value.get()
+
+
+async def test_websockets_decline_per_message_deflate(server):
+    """Browsers offer deflate; it costs ~100 KiB per idle socket (docs/OPERATIONS.md)."""
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(
+            f"{server.url}/socket.io/?EIO=4&transport=websocket", compress=15
+        )
+        try:
+            assert "Sec-WebSocket-Extensions" not in ws._response.headers
+            assert ws.compress == 0
+            assert (await ws.receive_str()).startswith("0{")
+        finally:
+            await ws.close()

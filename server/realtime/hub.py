@@ -64,7 +64,8 @@ def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
         client_manager=manager,
         cors_allowed_origins=cors,
         json=_CompactJson,
-        # No per-connection deflate state: it costs memory for every idle socket.
+        # No per-connection deflate state: it costs memory for every idle socket
+        # (see server.realtime.compression for websockets).
         http_compression=False,
         compression_threshold=1024,
         max_http_buffer_size=64 * 1024,
