@@ -143,6 +143,8 @@ async def test_metrics_after_a_small_flow(start_server, localstripe, db):
     assert (await alice.call("place_bid", bid(closing["id"], 1001)))["error"][
         "code"
     ] == "bid_too_low"
+    malformed = await alice.call("place_bid", {"lot_id": closing["id"], "amount": 2000})
+    assert malformed["error"]["code"] == "validation_error"  # no request_id
     await bob.wait_for("payment_required", timeout=10)  # closed by the scheduler
     status, _ = await fake_browser.deliver(server, b"{}", secret="whsec_wrong_secret")
     assert status == 400
@@ -155,7 +157,8 @@ async def test_metrics_after_a_small_flow(start_server, localstripe, db):
     metrics = await scrape()
     assert metrics[("auction_bids_accepted_total", ())] == 2
     assert metrics[("auction_bids_refused_total", (("code", "bid_too_low"),))] == 1
-    assert metrics[("auction_bid_latency_seconds_count", ())] == 3
+    assert metrics[("auction_bids_refused_total", (("code", "validation_error"),))] == 1
+    assert metrics[("auction_bid_latency_seconds_count", ())] == 4
     assert 0 < metrics[("auction_bid_latency_seconds_sum", ())] < 10
     assert metrics[("auction_sockets_connected", ())] == 3  # watcher, alice, bob
     assert metrics[("auction_payments", (("status", "SUCCEEDED"),))] == 1

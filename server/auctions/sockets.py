@@ -32,20 +32,21 @@ async def leave_lot(context: AppContext, caller: Caller, payload: Any) -> dict[s
 
 
 async def place_bid(context: AppContext, caller: Caller, payload: Any) -> dict[str, Any]:
-    identity = caller.require_user()
-    data = payload_dict(payload)
-    request = service.BidRequest(
-        lot_id=lookup_id(data, "lot_id"),
-        amount=required_int(data, "amount", minimum=1),
-        request_id=required_text(data, "request_id", max_length=128),
-    )
     metrics = context.metrics
-    with bind(sid=caller.sid, lot_id=request.lot_id, user=identity.sub):
-        try:
+    try:
+        identity = caller.require_user()
+        data = payload_dict(payload)
+        request = service.BidRequest(
+            lot_id=lookup_id(data, "lot_id"),
+            amount=required_int(data, "amount", minimum=1),
+            request_id=required_text(data, "request_id", max_length=128),
+        )
+        with bind(sid=caller.sid, lot_id=request.lot_id, user=identity.sub):
             context.bid_limiter.check(identity.sub)
             ack = await service.place_bid(context, identity, request)
-        except AppError as error:
-            metrics.bids_refused.labels(code=error.code).inc()
-            raise
+    except AppError as error:
+        # Malformed and anonymous bids count too: every refusal has its code.
+        metrics.bids_refused.labels(code=error.code).inc()
+        raise
     metrics.bids_accepted.inc()
     return ack
