@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +30,7 @@ from tests.conftest import WEBHOOK_SECRET
 from tests.support import services
 from tests.support import stripe as fake_browser
 from tests.support.factories import bid, create_lot
-from tests.support.processes import ServerProcess, start_all
+from tests.support.processes import ProcessGroup, ServerProcess
 from tests.support.sales import drop_webhooks, intent_id, pay
 from tests.support.services import LocalStripe, redis_url, wait_for
 from tests.support.smtp import SmtpSink
@@ -62,41 +61,30 @@ async def start_processes(
     db: Any,
     tmp_path: Path,
 ) -> AsyncIterator[StartProcesses]:
-    """`await start_processes(n, **env)`: n servers on one database, Redis channel and Stripe.
+    """`await start_processes(n, redis=..., **env)`: n servers on the test database and Stripe.
 
-    Every process is stopped at the end, whatever the test did; a failing test
-    shows their logs.
+    Every process is stopped at the end, whatever the test did.
     """
-    started: list[ServerProcess] = []
-    channel = f"auction-mp-{uuid.uuid4().hex[:10]}"
-
-    async def start(count: int = 2, *, redis: str | None = None, **env: str) -> list[ServerProcess]:
-        base = {
+    group = ProcessGroup(
+        {
             "DATABASE_URL": test_database.url,
             "STRIPE_API_BASE": localstripe.url,
             "STRIPE_SECRET_KEY": settings.stripe_secret_key,
             "STRIPE_PUBLISHABLE_KEY": settings.stripe_publishable_key,
             "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "JWT_SECRET": settings.jwt_secret,
-            "AUCTION_SOCKETIO_CHANNEL": channel,
-            "AUCTION_SWEEP_INTERVAL_SECONDS": "0.25",
-            "AUCTION_OUTBOX_INTERVAL_SECONDS": "0.2",
-            "AUCTION_STRIPE_RETRY_BASE_SECONDS": "0.2",
-            **({"REDIS_URL": redis} if redis else {}),
-            **env,
-        }
-        names = "abcdefgh"[len(started) : len(started) + count]
-        batch = [ServerProcess(name, base, tmp_path, make_token) for name in names]
-        started.extend(batch)
-        return await start_all(batch)
+        },
+        tmp_path,
+        make_token,
+    )
+
+    async def start(count: int = 2, *, redis: str | None = None, **env: str) -> list[ServerProcess]:
+        return await group.start(count, **({"REDIS_URL": redis} if redis else {}), **env)
 
     try:
         yield start
     finally:
-        await asyncio.gather(*(process.stop() for process in started))
-        for process in started:
-            forced = " (did not stop on SIGTERM: killed)" if process.forced_stop else ""
-            print(f"--- log of process {process.name}{forced} ---\n{process.log()}")
+        await group.stop_all()
 
 
 async def register_webhook(localstripe: LocalStripe, process: ServerProcess) -> None:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -195,9 +196,41 @@ class ServerProcess:
             return response.status, await response.text()
 
 
-async def start_all(processes: list[ServerProcess]) -> list[ServerProcess]:
-    """Start the processes side by side and wait until every one is ready."""
-    for process in processes:
-        process.start()
-    await asyncio.gather(*(process.wait_ready() for process in processes))
-    return processes
+class ProcessGroup:
+    """Server processes of one test, sharing `settings`; `stop_all` ends every one.
+
+    Short sweep and retry intervals keep the tests quick; each group has a
+    Redis channel of its own so parallel runs do not hear each other.
+    """
+
+    def __init__(
+        self, settings: Mapping[str, str], log_dir: Path, make_token: Callable[..., str]
+    ) -> None:
+        self.settings = {
+            "AUCTION_SOCKETIO_CHANNEL": f"auction-mp-{uuid.uuid4().hex[:10]}",
+            "AUCTION_SWEEP_INTERVAL_SECONDS": "0.25",
+            "AUCTION_OUTBOX_INTERVAL_SECONDS": "0.2",
+            "AUCTION_STRIPE_RETRY_BASE_SECONDS": "0.2",
+            **settings,
+        }
+        self.log_dir = log_dir
+        self.make_token = make_token
+        self.started: list[ServerProcess] = []
+
+    async def start(self, count: int = 2, **settings: str) -> list[ServerProcess]:
+        """Start `count` more processes side by side and wait until each is ready."""
+        names = "abcdefgh"[len(self.started) : len(self.started) + count]
+        merged = {**self.settings, **settings}
+        batch = [ServerProcess(name, merged, self.log_dir, self.make_token) for name in names]
+        self.started.extend(batch)
+        for process in batch:
+            process.start()
+        await asyncio.gather(*(process.wait_ready() for process in batch))
+        return batch
+
+    async def stop_all(self) -> None:
+        """Stop every process, then print their logs (pytest shows them when a test fails)."""
+        await asyncio.gather(*(process.stop() for process in self.started))
+        for process in self.started:
+            forced = " (did not stop on SIGTERM: killed)" if process.forced_stop else ""
+            print(f"--- log of process {process.name}{forced} ---\n{process.log()}")
