@@ -16,8 +16,9 @@ from sqlalchemy import select
 
 from server.auctions.models import Lot
 from server.payments.models import Payment, PaymentAttempt
+from server.realtime.hub import lot_room
 from server.web.pages import socketio_dist_candidates
-from tests.support.browser import CHROMIUM, DESKTOP, LAUNCH_ARGS, PHONE, BidderPage
+from tests.support.browser import CHROMIUM, DESKTOP, LAUNCH_ARGS, PHONE, BidderPage, until
 from tests.support.factories import bid, create_lot
 
 if not CHROMIUM.exists():
@@ -74,12 +75,17 @@ async def test_a_bid_war_a_close_a_declined_card_and_a_paid_lot(
         await expect(bob_card.get_by_label("Your bid (USD)")).to_have_value("50.00")
         await bob.bid(title, "50.00")
         await expect(alice_card.locator(".price")).to_have_text("$50.00")
+        # Screen readers hear the price; the text is a live region's, not a visible one's.
+        await expect(alice.page.locator("#announce-polite")).to_have_text(
+            re.compile(r"^Brass ship's chronometer: new bid \$50\.00 by Bidder [0-9A-F]{6}$")
+        )
         await expect(alice_card.get_by_label("Your bid (USD)")).to_have_value("55.00")
         await alice.bid(title, "55")
         await expect(alice_card).to_contain_text("You are the highest bidder.")
         outbid = "You were outbid on Brass ship's chronometer: the bid is now $55.00"
         await expect(bob.page.locator(".notice")).to_contain_text(outbid)
         await expect(bob.page.locator(".notice")).to_contain_text("Bid at least $60.00")
+        await expect(bob.page.locator("#announce-urgent")).to_contain_text(outbid)
         await bob.shot("01-bob-outbid-phone")
         await bob.bid(title, "60.00")
         await expect(alice_card.locator(".price")).to_have_text("$60.00")
@@ -102,6 +108,8 @@ async def test_a_bid_war_a_close_a_declined_card_and_a_paid_lot(
         assert (status, closed["status"]) == (200, "PENDING_PAYMENT")
         panel = alice.payment
         await expect(panel.get_by_role("heading")).to_have_text(f"Pay for “{title}”")
+        # Her focus was on the lot she bid on: it moves to what she must do now.
+        await expect(panel.get_by_role("heading")).to_be_focused()
         await expect(panel.locator(".breakdown")).to_contain_text("Hammer price$123.45")
         await expect(panel.locator(".breakdown")).to_contain_text("Buyer's premium$18.52")
         await expect(panel.locator(".breakdown")).to_contain_text("Total to pay$141.97")
@@ -209,6 +217,17 @@ async def test_the_page_reconnects_catches_up_and_shows_the_pending_payment_agai
         await expect(page.locator("#connection")).to_have_text("Live", timeout=20_000)
         await expect(alice.lot(pot).locator(".price")).to_have_text(re.compile(r"KWD\s18\.000"))
         await expect(panel.locator(".total")).to_have_text("¥3,850")
+
+        # A lost event (a gap in seq) makes the page join again and trust the snapshot.
+        joins = alice.socket_frames_with('"join_lot"')
+        await sio.emit(
+            "bid_placed",
+            {"lot_id": pot_lot["id"], "seq": 99, "amount": 99_999_000, "bidder": "Bidder FFFFFF"},
+            room=lot_room(pot_lot["id"]),
+        )
+        await until(lambda: alice.socket_frames_with('"join_lot"') > joins, "the page to re-join")
+        await expect(alice.lot(pot).locator(".price")).to_have_text(re.compile(r"KWD\s18\.000"))
+        await expect(alice.lot(pot)).not_to_contain_text("Bidder FFFFFF")
 
         # A reload: lots joined again, the pending payment shown again from the server.
         await page.reload()

@@ -6,7 +6,9 @@ internet); the test drives /usr/bin/chromium, which CI installs from Debian.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,16 @@ LAUNCH_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Wait for a condition on what the browser did (not on the DOM: `expect` does that)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 @dataclass
@@ -101,6 +113,9 @@ class BidderPage:
             for request in self.requests
             if request.method == "POST" and request.url.startswith(origin)
         ]
+
+    def socket_frames_with(self, text: str) -> int:
+        return sum(text in frame for frame in self.socket_frames)
 
     def sent_to(self, origin: str) -> str:
         """Everything this tab sent to `origin`: URLs, bodies and Socket.IO frames."""

@@ -3,7 +3,9 @@
 // Each joined lot remembers the last `seq` it applied. An event at seq+1 is applied;
 // an older one was already seen (joining can deliver one twice); a newer one means
 // events were missed, so the lot is joined again for a fresh snapshot and the events
-// that arrive meanwhile are held back and replayed after it.
+// that arrive meanwhile are held back and replayed after it. An event still beyond a
+// gap after that is dropped and one more re-join follows a little later, so a broken
+// stream costs a re-join every few seconds at most, never a loop.
 
 const LOT_EVENTS = ["bid_placed", "lot_extended", "lot_status"];
 const USER_EVENTS = [
@@ -15,6 +17,7 @@ const USER_EVENTS = [
   "payment_expired",
 ];
 const ACK_TIMEOUT_MS = 10_000;
+const RESYNC_AGAIN_MS = 2_000;
 
 function failure(code, message) {
   return { ok: false, error: { code, message } };
@@ -148,8 +151,25 @@ export class Live {
     this.handlers.onSnapshot(ack.lot);
     const held = sub.buffer.sort((a, b) => a[1].seq - b[1].seq);
     sub.buffer = [];
-    for (const [name, data] of held) this.lotEvent(name, data);
+    let gap = false;
+    for (const [name, data] of held) {
+      if (data.seq === sub.seq + 1) {
+        sub.seq = data.seq;
+        this.handlers.onLotEvent(name, data);
+      } else if (data.seq > sub.seq) {
+        gap = true;
+      }
+    }
+    if (gap) this.resyncLater(lotId, sub);
     return ack;
+  }
+
+  resyncLater(lotId, sub) {
+    if (sub.timer) return;
+    sub.timer = setTimeout(() => {
+      sub.timer = null;
+      this.resync(lotId);
+    }, RESYNC_AGAIN_MS);
   }
 
   /** A snapshot from elsewhere (a bid's ack, a REST read): newer than what we have wins. */
