@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
+import jwt
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 from sqlalchemy import select
@@ -252,3 +253,46 @@ async def test_the_page_reconnects_catches_up_and_shows_the_pending_payment_agai
         assert alice.problems == []
     finally:
         await alice.context.close()
+
+
+async def test_an_unpaid_window_moves_the_lot_to_the_next_bidder_on_their_page(
+    browser, start_server, db
+):
+    server = await start_server(dev_mode=True, payment_window_seconds=3)
+    title = "Art deco table lamp"
+    lot = await create_lot(server, title=title, starting_price=2500, bid_increment=100)
+    alice = await open_tab(browser, server.url, "alice")
+    bob = await open_tab(browser, server.url, "bob", viewport=PHONE)
+    try:
+        # A token the server did not sign is refused, and the page says so.
+        forged = jwt.encode({"sub": "bob", "exp": 4_000_000_000}, "not-the-secret" * 3)
+        await bob.page.evaluate(
+            "token => sessionStorage.setItem('auction.session',"
+            " JSON.stringify({user: {sub: 'bob', name: 'Bob'}, token}))",
+            forged,
+        )
+        await bob.page.reload()
+        await expect(bob.page.locator("#session [role=alert]")).to_have_text(
+            "Signed out: Token is not valid"
+        )
+        await alice.sign_in("Alice")
+        await bob.sign_in("Bob")
+        for who, amount in (("bob", 2500), ("alice", 3000)):
+            client = await server.socket(who)
+            assert (await client.call("place_bid", bid(lot["id"], amount)))["ok"]
+        await server.request("POST", f"/api/lots/{lot['id']}/close", as_user="sam", role="seller")
+
+        await expect(alice.payment.locator(".total")).to_have_text("$30.00")
+        await expect(alice.payment.get_by_role("heading")).to_have_text(f"No longer due: “{title}”")
+        await expect(alice.payment.locator(".done")).to_have_text(
+            "The time to pay ran out, so the purchase was cancelled."
+        )
+        await expect(alice.payment.get_by_label("Card number")).to_be_hidden()
+        await expect(bob.payment.get_by_role("heading")).to_have_text(f"Pay for “{title}”")
+        await expect(bob.payment.locator(".total")).to_have_text("$25.00")
+        await alice.shot("10-alice-window-lapsed")
+        await bob.shot("11-bob-offered-the-lot-phone")
+        assert alice.problems == [] and bob.problems == []
+    finally:
+        await alice.context.close()
+        await bob.context.close()

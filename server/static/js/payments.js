@@ -238,7 +238,7 @@ export class PaymentDesk {
         { class: "breakdown" },
         h("div", {}, h("dt", { text: "Hammer price" }), panel.hammer),
         h("div", {}, h("dt", { text: "Buyer's premium" }), panel.premium),
-        h("div", {}, h("dt", { text: "Total to pay" }), panel.total),
+        h("div", {}, (panel.totalLabel = h("dt")), panel.total),
       ),
       panel.deadline,
       panel.attempts,
@@ -266,6 +266,7 @@ export class PaymentDesk {
     if (info.expires_at) countdown(panel.timer, info.expires_at, { done: "Time is up" });
     const ended = phase === "ended";
     panel.lede.hidden = ended;
+    panel.totalLabel.textContent = ended ? "Total" : "Total to pay";
     panel.deadline.hidden = ended || !info.expires_at;
     panel.attempts.hidden = ended;
     panel.attempts.textContent = `${attemptsText(info.attempts_left)} of ${panel.maxAttempts}.`;
