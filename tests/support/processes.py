@@ -8,6 +8,7 @@ the in-process fixture's, so the factories work against either.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import signal
@@ -50,6 +51,17 @@ _SPEC_VARIABLES = {
 }
 
 
+#: Every child still running; killed when the test run exits however it exits.
+_LIVE: set[subprocess.Popen[bytes]] = set()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for process in list(_LIVE):
+        if process.poll() is None:
+            process.kill()
+
+
 def child_environment(settings: Mapping[str, str]) -> dict[str, str]:
     """This process's environment without any server configuration, plus `settings`."""
     env = {
@@ -90,6 +102,7 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        _LIVE.add(self._process)
         return self
 
     @property
