@@ -84,7 +84,10 @@ async function start() {
       line.dataset.state = state;
       board.connectionChanged();
     },
-    onSnapshot: (lot) => board.show(lot),
+    onSnapshot(lot) {
+      board.show(lot);
+      desk.lotShown(lot.id);
+    },
     onLotEvent: (name, data) => board.apply(name, data),
     onUserEvent(name, data) {
       if (name === "outbid") {

@@ -50,7 +50,8 @@ export class PaymentDesk {
     if (panel.phase !== "confirming") panel.phase = info.status === "REQUIRES_ACTION" ? "action" : "form";
     this.render(panel);
     this.board.rerender(info.lot_id);
-    this.board.ensureJoined(info.lot_id).then(() => this.titleFor(panel));
+    this.titleFor(panel);
+    this.board.ensureJoined(info.lot_id);
     if (fresh) {
       const total = formatMoney(info.amount, info.currency);
       announce(`You won a lot. Pay ${total} before the time runs out.`, { urgent: true });
@@ -65,6 +66,13 @@ export class PaymentDesk {
     const lot = this.board.get(panel.info.lot_id);
     if (lot) panel.title = `“${lot.title}”`;
     this.render(panel);
+  }
+
+  /** The board learned about a lot (a snapshot): panels for it can name it now. */
+  lotShown(lotId) {
+    for (const panel of this.panels.values()) {
+      if (panel.info.lot_id === lotId) this.titleFor(panel);
+    }
   }
 
   actionRequired(data) {
