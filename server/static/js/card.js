@@ -70,9 +70,19 @@ class StandInCard {
       placeholder: "12/34",
       maxlength: "7",
     });
-    this.cvc = field("CVC", { inputmode: "numeric", autocomplete: "cc-csc", placeholder: "123", maxlength: "4" });
+    this.cvc = field("CVC", {
+      inputmode: "numeric",
+      autocomplete: "cc-csc",
+      placeholder: "123",
+      maxlength: "4",
+    });
     container.append(
-      h("div", { class: "card-fields" }, this.number.row, h("div", { class: "pair" }, this.expiry.row, this.cvc.row)),
+      h(
+        "div",
+        { class: "card-fields" },
+        this.number.row,
+        h("div", { class: "pair" }, this.expiry.row, this.cvc.row),
+      ),
     );
   }
 
@@ -89,7 +99,9 @@ class StandInCard {
   read() {
     for (const part of [this.number, this.expiry, this.cvc]) part.input.removeAttribute("aria-invalid");
     const number = this.number.input.value.replace(/[\s-]/g, "");
-    if (!/^\d{12,19}$/.test(number)) return this.invalid(this.number, "Enter the card number (12 to 19 digits)");
+    if (!/^\d{12,19}$/.test(number)) {
+      return this.invalid(this.number, "Enter the card number (12 to 19 digits)");
+    }
     const expiry = this.expiry.input.value.replace(/\s/g, "").match(/^(\d{1,2})\/(\d{2}|\d{4})$/);
     const month = expiry ? Number(expiry[1]) : 0;
     if (!expiry || month < 1 || month > 12) return this.invalid(this.expiry, "Enter the expiry as MM/YY");

@@ -1,16 +1,8 @@
-// The lot cards: live price, countdown, join/leave, and the bid form.
+// The lots on the page: their state, joining and leaving, bidding, outbid notices.
 import { api } from "./api.js";
-import { announce, countdown, h, stopCountdown, uniqueId } from "./dom.js";
+import { announce } from "./dom.js";
+import { buildLotCard, leaderText, renderLotCard } from "./lot_card.js";
 import { formatMoney, parseMoney, toMajorString } from "./money.js";
-
-const STATUS_TEXT = {
-  SCHEDULED: "Opens soon",
-  OPEN: "Open",
-  PENDING_PAYMENT: "Awaiting payment",
-  SOLD: "Sold",
-  UNSOLD: "Not sold",
-  CANCELED: "Withdrawn",
-};
 const JOINED_KEY = "auction.joined";
 
 function newRequestId() {
@@ -114,7 +106,11 @@ export class LotBoard {
       card.note.textContent = "A late bid extended the end of this lot.";
       announce(`${lot.title}: bidding extended`);
     } else if (name === "lot_status") {
-      Object.assign(lot, { status: data.status, current_bid: data.current_bid, high_bidder: data.high_bidder });
+      Object.assign(lot, {
+        status: data.status,
+        current_bid: data.current_bid,
+        high_bidder: data.high_bidder,
+      });
       if (data.ends_at) lot.ends_at = data.ends_at;
       card.note.textContent = "";
       if (data.status !== "OPEN") this.clearNotice(lot.id);
@@ -207,7 +203,8 @@ export class LotBoard {
     if (ack.error.code !== "unavailable") card.pending = null;
     let message = ack.error.message;
     if (typeof ack.error.min_next_bid === "number") {
-      message = `Your bid is too low: the minimum is now ${formatMoney(ack.error.min_next_bid, lot.currency)}.`;
+      const minimum = formatMoney(ack.error.min_next_bid, lot.currency);
+      message = `Your bid is too low: the minimum is now ${minimum}.`;
       lot.min_next_bid = ack.error.min_next_bid;
       card.dirty = false;
       this.render(card);
@@ -217,129 +214,24 @@ export class LotBoard {
   }
 
   build(lot) {
-    const titleId = uniqueId("lot-title");
-    const inputId = uniqueId("bid");
-    const hintId = uniqueId("bid-hint");
-    const errorId = uniqueId("bid-error");
-    const card = { lot: { ...lot }, dirty: false, pending: null, myAlias: this.aliasFor(lot.id) };
-    card.badge = h("span", { class: "badge" });
-    card.price = h("dd", { class: "price" });
-    card.bids = h("dd");
-    card.timer = h("time", { role: "timer" });
-    card.ends = h("dd", {}, card.timer);
-    card.leader = h("p", { class: "leader" });
-    card.reserve = h("p", { class: "reserve" });
-    card.note = h("p", { class: "note", role: "status" });
-    card.join = h("button", { type: "button", class: "secondary join", onclick: () => this.toggleJoin(card) });
-    card.label = h("label", { for: inputId });
-    card.input = h("input", {
-      id: inputId,
-      type: "text",
-      inputmode: "decimal",
-      autocomplete: "off",
-      "aria-describedby": `${hintId} ${errorId}`,
-      oninput: () => {
-        card.dirty = true;
-      },
+    return buildLotCard(lot, {
+      myAlias: this.aliasFor(lot.id),
+      onJoin: (card) => this.toggleJoin(card),
+      onBid: (card) => this.bid(card),
     });
-    card.hint = h("p", { class: "hint", id: hintId });
-    card.error = h("p", { class: "error", id: errorId, role: "alert" });
-    card.status = h("p", { class: "bid-status", role: "status" });
-    card.submit = h("button", { type: "submit", text: "Place bid" });
-    card.form = h(
-      "form",
-      {
-        class: "bid-form",
-        novalidate: true,
-        onsubmit: (event) => {
-          event.preventDefault();
-          this.bid(card);
-        },
-      },
-      card.label,
-      h("div", { class: "bid-row" }, card.input, card.submit),
-      card.hint,
-    );
-    card.signIn = h("p", { class: "muted", text: "Sign in (at the top) to bid on this lot." });
-    card.root = h(
-      "article",
-      { class: "lot", "aria-labelledby": titleId, "data-lot-id": lot.id },
-      h("div", { class: "lot-head" }, h("h3", { id: titleId, text: lot.title }), card.badge),
-      lot.description ? h("p", { class: "description", text: lot.description }) : null,
-      h(
-        "dl",
-        { class: "facts" },
-        h("div", {}, h("dt", { text: "Current bid" }), card.price),
-        h("div", {}, h("dt", { text: "Bids" }), card.bids),
-        h("div", {}, (card.endsLabel = h("dt", { text: "Ends in" })), card.ends),
-      ),
-      card.leader,
-      card.reserve,
-      card.note,
-      card.join,
-      card.form,
-      card.signIn,
-      card.status,
-      card.error,
-    );
-    return card;
   }
 
   leaderText(card) {
-    const lot = card.lot;
-    const mine = card.myAlias && lot.high_bidder === card.myAlias;
-    const price = lot.current_bid === null ? null : formatMoney(lot.current_bid, lot.currency);
-    switch (lot.status) {
-      case "OPEN":
-        if (price === null) return `No bids yet. Bidding starts at ${formatMoney(lot.starting_price, lot.currency)}.`;
-        return mine ? "You are the highest bidder." : `Highest bidder: ${lot.high_bidder}.`;
-      case "PENDING_PAYMENT":
-        return this.hasMyPayment(lot.id)
-          ? `You won at ${price}. Complete your payment above.`
-          : `The hammer fell at ${price}; waiting for the winner's payment.`;
-      case "SOLD":
-        return mine || this.hasMyPayment(lot.id) ? `Sold to you for ${price}.` : `Sold for ${price}.`;
-      case "UNSOLD":
-        return "Bidding closed without a sale.";
-      case "CANCELED":
-        return "The seller withdrew this lot.";
-      default:
-        return "Bidding has not started yet.";
-    }
+    return leaderText(card, this.hasMyPayment(card.lot.id));
   }
 
   render(card) {
-    const lot = card.lot;
-    const open = lot.status === "OPEN";
-    const joined = this.live.isJoined(lot.id);
-    card.root.dataset.status = lot.status;
-    card.badge.textContent = STATUS_TEXT[lot.status] || lot.status;
-    card.price.textContent =
-      lot.current_bid === null ? "No bids" : formatMoney(lot.current_bid, lot.currency);
-    card.bids.textContent = String(lot.bid_count);
-    card.endsLabel.textContent = open ? "Ends in" : "Bidding";
-    if (open) countdown(card.timer, lot.ends_at, { done: "Closing…" });
-    else stopCountdown(card.timer, lot.status === "SCHEDULED" ? "Not started" : "Closed");
-    if (!open) delete card.root.dataset.outbid;
-    card.leader.textContent = this.leaderText(card);
-    card.reserve.textContent = lot.has_reserve && !lot.reserve_met && open ? "Reserve not met yet." : "";
-    card.join.textContent = joined ? "Leave" : "Join to bid";
-    card.join.setAttribute("aria-pressed", joined ? "true" : "false");
-    card.join.setAttribute("aria-label", `${joined ? "Leave" : "Join"} ${lot.title}`);
-    card.join.hidden = !open && !joined;
-    const canBid = open && joined && Boolean(this.user);
-    card.form.hidden = !canBid;
-    card.signIn.hidden = !(open && joined && !this.user);
-    card.label.textContent = `Your bid (${lot.currency.toUpperCase()})`;
-    card.hint.textContent = `Minimum bid ${formatMoney(lot.min_next_bid, lot.currency)}`;
-    card.submit.disabled = !this.live.connected;
-    if (!card.dirty) {
-      card.input.value = toMajorString(lot.min_next_bid, lot.currency);
-    }
-    if (!open) {
-      card.error.textContent = "";
-      card.status.textContent = "";
-    }
+    renderLotCard(card, {
+      joined: this.live.isJoined(card.lot.id),
+      signedIn: Boolean(this.user),
+      connected: this.live.connected,
+      hasMyPayment: this.hasMyPayment(card.lot.id),
+    });
   }
 
   rerender(lotId) {

@@ -1,18 +1,14 @@
 // The winner's payment panels, driven by payment_required and the payment_* events.
 import { api } from "./api.js";
-import { announce, countdown, h, uniqueId } from "./dom.js";
-import { createCardEntry } from "./card.js";
+import { announce } from "./dom.js";
 import { formatMoney } from "./money.js";
+import { attemptsText, buildPaymentPanel, renderPaymentPanel } from "./payment_panel.js";
 
 const AWAITING = new Set(["CREATING", "REQUIRES_PAYMENT", "REQUIRES_ACTION", "PROCESSING"]);
 const EXPIRY_TEXT = {
   window_elapsed: "The time to pay ran out, so the purchase was cancelled.",
   attempts_exhausted: "Too many attempts failed, so the purchase was cancelled.",
 };
-
-function attemptsText(left) {
-  return left === 1 ? "1 attempt left" : `${left} attempts left`;
-}
 
 export class PaymentDesk {
   constructor({ section, list, board, stripeConfig }) {
@@ -194,94 +190,14 @@ export class PaymentDesk {
   }
 
   build(info) {
-    const headingId = uniqueId("pay-heading");
-    const panel = { info: { ...info }, phase: "form", serial: 0, serverFailureFor: -1 };
-    panel.maxAttempts = info.attempt + info.attempts_left - 1;
-    panel.title = `lot ${info.lot_id}`;
-    panel.heading = h("h3", { id: headingId, tabindex: "-1" });
-    panel.lede = h("p", {
-      class: "lede",
-      text: "You won this lot. Pay before the time runs out to complete the purchase.",
+    return buildPaymentPanel(info, {
+      stripeConfig: this.stripeConfig,
+      onPay: (panel) => this.pay(panel),
+      onAuthenticate: (panel) => this.authenticate(panel),
     });
-    panel.hammer = h("dd");
-    panel.premium = h("dd");
-    panel.total = h("dd", { class: "total" });
-    panel.timer = h("time", { role: "timer" });
-    panel.deadline = h("p", { class: "deadline" }, "Time left to pay: ", panel.timer);
-    panel.attempts = h("p", { class: "attempts" });
-    panel.entry = createCardEntry(this.stripeConfig);
-    panel.payButton = h("button", { type: "submit" });
-    panel.form = h("form", {
-      class: "card-form",
-      novalidate: true,
-      "aria-label": "Card details",
-      onsubmit: (event) => {
-        event.preventDefault();
-        this.pay(panel);
-      },
-    });
-    panel.entry.mount(panel.form);
-    panel.form.append(panel.payButton);
-    panel.authButton = h("button", {
-      type: "button",
-      text: "Confirm with your bank",
-      onclick: () => this.authenticate(panel),
-    });
-    panel.action = h(
-      "div",
-      { class: "action" },
-      h("p", { text: "Your bank asks you to confirm this payment (3-D Secure)." }),
-      panel.authButton,
-    );
-    panel.status = h("p", { class: "pay-status", role: "status" });
-    panel.error = h("p", { class: "error", role: "alert" });
-    panel.done = h("p", { class: "done", role: "status" });
-    panel.root = h(
-      "article",
-      { class: "payment", "aria-labelledby": headingId, "data-payment-id": info.payment_id },
-      panel.heading,
-      panel.lede,
-      h(
-        "dl",
-        { class: "breakdown" },
-        h("div", {}, h("dt", { text: "Hammer price" }), panel.hammer),
-        h("div", {}, h("dt", { text: "Buyer's premium" }), panel.premium),
-        h("div", {}, (panel.totalLabel = h("dt")), panel.total),
-      ),
-      panel.deadline,
-      panel.attempts,
-      panel.form,
-      panel.action,
-      panel.status,
-      panel.error,
-      panel.done,
-    );
-    return panel;
   }
 
   render(panel) {
-    const { info, phase } = panel;
-    const money = (amount) => formatMoney(amount, info.currency);
-    panel.root.dataset.phase = phase;
-    if (info.status === "SUCCEEDED") panel.heading.textContent = `You bought ${panel.title}`;
-    else if (phase === "ended") panel.heading.textContent = `No longer due: ${panel.title}`;
-    else panel.heading.textContent = `Pay for ${panel.title}`;
-    panel.root.dataset.status = info.status;
-    panel.hammer.textContent = money(info.breakdown.hammer);
-    panel.premium.textContent = money(info.breakdown.premium);
-    panel.total.textContent = money(info.breakdown.total);
-    panel.payButton.textContent = `Pay ${money(info.amount)}`;
-    if (info.expires_at) countdown(panel.timer, info.expires_at, { done: "Time is up" });
-    const ended = phase === "ended";
-    panel.lede.hidden = ended;
-    panel.totalLabel.textContent = ended ? "Total" : "Total to pay";
-    panel.deadline.hidden = ended || !info.expires_at;
-    panel.attempts.hidden = ended;
-    panel.attempts.textContent = `${attemptsText(info.attempts_left)} of ${panel.maxAttempts}.`;
-    panel.form.hidden = !(phase === "form" || phase === "confirming");
-    panel.payButton.disabled = phase !== "form";
-    panel.entry.setDisabled(phase !== "form");
-    panel.action.hidden = phase !== "action";
-    if (ended) panel.status.textContent = "";
+    renderPaymentPanel(panel);
   }
 }

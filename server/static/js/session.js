@@ -63,7 +63,8 @@ export class Session {
       this.render();
       return;
     }
-    this.set({ sub: claims.sub, role: claims.role || "bidder", name: claims.name || claims.sub }, token.trim());
+    const user = { sub: claims.sub, role: claims.role || "bidder", name: claims.name || claims.sub };
+    this.set(user, token.trim());
   }
 
   /** The server refused the token (expired, or signed with another secret). */
@@ -81,7 +82,12 @@ export class Session {
           "Bidding as ",
           h("strong", { text: this.user.name || this.user.sub }),
           ` (${this.user.sub}) `,
-          h("button", { type: "button", class: "link", text: "Sign out", onclick: () => this.set(null, null) }),
+          h("button", {
+            type: "button",
+            class: "link",
+            text: "Sign out",
+            onclick: () => this.set(null, null),
+          }),
         ),
       );
       return;
@@ -94,7 +100,11 @@ export class Session {
 
   renderDemoUsers() {
     const buttons = this.config.demo_users.map((user) =>
-      h("button", { type: "button", text: `Sign in as ${user.name}`, onclick: () => this.signInAs(user.sub) }),
+      h("button", {
+        type: "button",
+        text: `Sign in as ${user.name}`,
+        onclick: () => this.signInAs(user.sub),
+      }),
     );
     const nameId = uniqueId("name");
     const name = h("input", { id: nameId, type: "text", autocomplete: "username", maxlength: "64" });
