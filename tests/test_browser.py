@@ -87,6 +87,7 @@ async def test_a_bid_war_a_close_a_declined_card_and_a_paid_lot(
         await expect(bob.page.locator(".notice")).to_contain_text(outbid)
         await expect(bob.page.locator(".notice")).to_contain_text("Bid at least $60.00")
         await expect(bob.page.locator("#announce-urgent")).to_contain_text(outbid)
+        await expect(bob_card).not_to_contain_text("is the highest")
         await bob.shot("01-bob-outbid-phone")
         await bob.bid(title, "60.00")
         await expect(alice_card.locator(".price")).to_have_text("$60.00")

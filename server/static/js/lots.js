@@ -99,6 +99,7 @@ export class LotBoard {
         min_next_bid: data.min_next_bid,
       });
       const who = data.bidder === card.myAlias ? "you" : data.bidder;
+      if (who !== "you") card.status.textContent = "";
       announce(`${lot.title}: new bid ${formatMoney(data.amount, lot.currency)} by ${who}`);
       if (lot.has_reserve && !lot.reserve_met) this.refresh(lot.id);
     } else if (name === "lot_extended") {
@@ -137,7 +138,8 @@ export class LotBoard {
       `You were outbid on ${title}: the bid is now ${money(data.amount)} ` +
       `(yours was ${money(data.your_amount)}). Bid at least ${money(data.min_next_bid)} to lead again.`;
     if (card) {
-      card.note.textContent = text;
+      card.note.textContent = `You were outbid. Bid at least ${money(data.min_next_bid)} to lead again.`;
+      card.status.textContent = "";
       card.root.dataset.outbid = "true";
       if (!card.dirty) card.input.value = toMajorString(data.min_next_bid, card.lot.currency);
     }
