@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 
@@ -19,8 +21,9 @@ from server.settings import Settings
 log = logging.getLogger("server")
 
 
-async def migrate(settings: Settings) -> int:
-    configure_logging(json_logs=False)
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[Database]:
+    """The configured database, or the embedded one started for this command only."""
     embedded = None
     url = settings.database_url
     if url is None:
@@ -29,11 +32,17 @@ async def migrate(settings: Settings) -> int:
     db = Database()
     db.open(url, pool_size=1)
     try:
-        await upgrade(db.engine)
+        yield db
     finally:
         await db.dispose()
         if embedded is not None:
             embedded.stop()
+
+
+async def migrate(settings: Settings) -> int:
+    configure_logging(json_logs=False)
+    async with _database(settings) as db:
+        await upgrade(db.engine)
     print("database migrated to head")
     return 0
 
@@ -42,19 +51,8 @@ async def seed(settings: Settings, *, first_close_minutes: float = 3.0) -> int:
     from server.devtools.seed import seed_demo
 
     configure_logging(json_logs=False)
-    embedded = None
-    url = settings.database_url
-    if url is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
-        url = embedded.start()
-    db = Database()
-    db.open(url, pool_size=1)
-    try:
+    async with _database(settings) as db:
         created = await seed_demo(db, first_close_minutes=first_close_minutes)
-    finally:
-        await db.dispose()
-        if embedded is not None:
-            embedded.stop()
     print(f"seeded {created} demo lots")
     return 0
 

@@ -20,7 +20,11 @@ from server.core.db import UnitOfWork
 from server.core.logging import bind
 from server.payments import refunds, service
 from server.payments.models import Payment, PaymentStatus, Refund
-from server.payments.transitions import end_payment, lock_payment, record_failure
+from server.payments.transitions import (
+    lock_payment,
+    record_external_cancel,
+    record_failure,
+)
 from server.scheduling.scheduler import HORIZON, Scheduler
 
 log = logging.getLogger(__name__)
@@ -148,16 +152,7 @@ async def _apply_reconciled(
     """What the webhook for the intent's present state would have done."""
     status = intent.get("status")
     if status == "canceled":
-        # Canceled by someone else: our own cancellations end the payment under this lock.
-        await end_payment(
-            uow,
-            context,
-            payment,
-            status=PaymentStatus.CANCELED,
-            reason="canceled_at_stripe",
-            strike=False,
-        )
-        return "applied"
+        return await record_external_cancel(uow, context, payment)
     error = intent.get("last_payment_error")
     if status == "requires_payment_method" and isinstance(error, dict):
         if payment.status not in (PaymentStatus.REQUIRES_ACTION, PaymentStatus.PROCESSING):

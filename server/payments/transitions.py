@@ -286,6 +286,24 @@ def record_processing(uow: UnitOfWork, payment: Payment) -> str:
     return "applied"
 
 
+async def record_external_cancel(uow: UnitOfWork, context: AppContext, payment: Payment) -> str:
+    """The intent was canceled at Stripe by someone else: the payment ends, without a strike.
+
+    Our own cancellations end the payment under its row lock before Stripe reports them.
+    """
+    if payment.status not in AWAITING:
+        return "stale"
+    await end_payment(
+        uow,
+        context,
+        payment,
+        status=PaymentStatus.CANCELED,
+        reason="canceled_at_stripe",
+        strike=False,
+    )
+    return "applied"
+
+
 # --- the end of a window ----------------------------------------------------------------------
 
 

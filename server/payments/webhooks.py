@@ -29,6 +29,7 @@ from server.payments import refunds
 from server.payments.models import Payment, StripeEvent
 from server.payments.transitions import (
     lock_payment,
+    record_external_cancel,
     record_failure,
     record_processing,
     record_requires_action,
@@ -205,23 +206,10 @@ async def on_canceled(
     uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
 ) -> tuple[str, int | None]:
     """Canceled at Stripe: by us at the window's end (nothing to do), or by someone else."""
-    from server.payments.models import AWAITING, PaymentStatus
-    from server.payments.transitions import end_payment
-
     payment = await _payment_for_intent(uow, intent)
     if payment is None:
         return "ignored", None
-    if payment.status not in AWAITING:
-        return "stale", payment.id
-    await end_payment(
-        uow,
-        context,
-        payment,
-        status=PaymentStatus.CANCELED,
-        reason="canceled_at_stripe",
-        strike=False,
-    )
-    return "applied", payment.id
+    return await record_external_cancel(uow, context, payment), payment.id
 
 
 HANDLERS: dict[str, EventHandler] = {
