@@ -131,14 +131,14 @@ async def record_success(
             )
         )
         return "amount_mismatch"
-    if payment.status in PAID:
+    if payment.status in PAID or (payment.status in ENDED and payment.paid_at is not None):
         return "duplicate"
     now = lifecycle.utcnow()
     payment.paid_at = now
     payment.card_brand, payment.card_last4 = await card_of_intent(context, intent)
     if payment.status in ENDED:
         await _refund_late_success(uow, context, payment)
-        return "refunded_late_success"
+        return "late_refunded"  # fits stripe_events.outcome (16 characters)
 
     payment.status = PaymentStatus.SUCCEEDED
     payment.receipt_number = f"R{now:%Y}-{payment.id:08d}"
