@@ -17,7 +17,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = raw.partition(":")
-        if kind != "id" or not value.isdigit():
+        if kind != "id" or not (value.isascii() and value.isdigit()) or len(value) > 18:
             raise ValueError
         return int(value)
     except (ValueError, UnicodeDecodeError):

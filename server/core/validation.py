@@ -113,7 +113,7 @@ def query_int(query: Any, name: str, *, default: int, minimum: int, maximum: int
 
 def path_id(raw: str, what: str = "Lot") -> int:
     """An id from a URL path; one that cannot name anything is simply not found."""
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise NotFound(f"{what} not found")
     return int(raw)
 
@@ -121,7 +121,7 @@ def path_id(raw: str, what: str = "Lot") -> int:
 def lookup_id(data: dict[str, Any], name: str) -> int:
     """An id field of a payload: a positive integer (a numeric string is accepted too)."""
     value = data.get(name)
-    if isinstance(value, str) and value.isdigit() and len(value) <= 18:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
         raise ValidationError(f"'{name}' must be a positive integer")

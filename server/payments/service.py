@@ -273,6 +273,9 @@ async def payment_for_lot(context: AppContext, buyer_id: str, lot_id: int) -> di
     async with context.db.unit_of_work() as uow:
         payment = await uow.session.get(Payment, payment_id)
         assert payment is not None
+        if payment.status == PaymentStatus.CREATING:
+            # Another caller holds it while it talks to Stripe: it awaits the buyer still.
+            raise Unavailable("Your payment is being prepared; try again in a moment")
         if payment.status not in AWAITING_BUYER:
             raise conflict("no_pending_payment", "No payment awaits you for this lot")
         return payment_info(context, payment)

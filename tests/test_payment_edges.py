@@ -1,0 +1,105 @@
+"""Edges found in review: late successes, a CREATING payment asked for, odd ids."""
+
+from __future__ import annotations
+
+import base64
+
+from sqlalchemy import func, select, text, update
+
+from server.payments import service
+from server.payments.models import Payment, PaymentAttempt, Refund
+from tests.conftest import WEBHOOK_SECRET
+from tests.support.factories import bid, create_lot
+from tests.support.sales import won_lot
+from tests.support.stripe import deliver, event, intent_object
+
+
+async def _expire(server, db, payment_id):
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            update(Payment)
+            .where(Payment.id == payment_id)
+            .values(expires_at=func.now() - text("interval '1 second'"))
+        )
+    assert await service.expire_payment_window(server.context, payment_id) == "expired"
+
+
+async def test_a_success_for_an_expired_payment_is_refunded_with_its_reason(server, db):
+    _, info, _ = await won_lot(server, amount=5000)
+    await _expire(server, db, info["payment_id"])
+    success = intent_object(
+        intent_id=info["client_secret"].split("_secret_")[0],
+        status="succeeded",
+        amount=info["amount"],
+        currency=info["currency"],
+        payment_id=info["payment_id"],
+    )
+    status, answer = await deliver(
+        server, event("payment_intent.succeeded", success), secret=WEBHOOK_SECRET
+    )
+    assert (status, answer["outcome"]) == (200, "late_refunded")
+    async with db.sessions() as session:
+        payment = await session.get(Payment, info["payment_id"])
+        refunds = (
+            await session.scalars(select(Refund).where(Refund.payment_id == payment.id))
+        ).all()
+        late = await session.scalar(
+            select(PaymentAttempt).where(
+                PaymentAttempt.payment_id == payment.id, PaymentAttempt.outcome == "late_success"
+            )
+        )
+    assert payment.status == "EXPIRED"
+    assert [r.amount for r in refunds] == [info["amount"]]
+    assert refunds[0].reason and "expired" in refunds[0].reason
+    assert late is not None
+    # A second report of the same success (another event id) refunds nothing more.
+    status, answer = await deliver(
+        server, event("payment_intent.succeeded", success), secret=WEBHOOK_SECRET
+    )
+    assert (status, answer["outcome"]) == (200, "duplicate"), answer
+    async with db.sessions() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Refund).where(Refund.payment_id == payment.id)
+        )
+    assert count == 1
+
+
+async def test_create_intent_for_a_payment_being_created_is_503_not_409(server, db):
+    lot = await create_lot(server, starting_price=1000)
+    alice = await server.socket("alice")
+    assert (await alice.call("place_bid", bid(lot["id"], 1000)))["ok"]
+    await server.request("POST", f"/api/lots/{lot['id']}/close", as_user="sam", role="seller")
+    info = await alice.wait_for("payment_required")
+    async with db.engine.begin() as conn:
+        # Back to CREATING, as a payment is while its intent is being made elsewhere.
+        await conn.execute(
+            update(Payment).where(Payment.id == info["payment_id"]).values(status="CREATING")
+        )
+    async with db.engine.connect() as holder:
+        transaction = await holder.begin()
+        await holder.execute(
+            select(Payment.id).where(Payment.id == info["payment_id"]).with_for_update()
+        )
+        status, answer = await server.request(
+            "POST", "/api/payments/create-intent", as_user="alice", json={"lot_id": lot["id"]}
+        )
+        await transaction.rollback()
+    assert (status, answer["error"]["code"]) == (503, "unavailable")
+
+
+async def test_ids_with_non_ascii_digits_are_clear_4xx(server):
+    for path in ("/api/payments/%C2%B2", "/api/lots/%C2%B2", "/api/payments/%C2%B2/receipt"):
+        status, answer = await server.request("GET", path, as_user="alice")
+        assert (status, answer["error"]["code"]) == (404, "not_found"), path
+    status, answer = await server.request(
+        "POST", "/api/payments/create-intent", as_user="alice", json={"lot_id": "\u00b2"}
+    )
+    assert (status, answer["error"]["code"]) == (400, "validation_error")
+    for text_id in ("\u00b2", "9" * 30):
+        cursor = base64.urlsafe_b64encode(f"id:{text_id}".encode()).decode()
+        for path in ("/api/lots", "/api/payments/my-payments"):
+            status, answer = await server.request("GET", f"{path}?cursor={cursor}", as_user="alice")
+            assert (status, answer["error"]["code"]) == (400, "validation_error"), path
+    client = await server.socket("alice")
+    ack = await client.call("join_lot", {"lot_id": "\u00b2"})
+    assert ack["error"]["code"] == "validation_error"
