@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import logging
+import sys
 
 from sqlalchemy import func, select, text, update
 
+from server.core.logging import PlainFormatter
 from server.payments import service
 from server.payments.models import Payment, PaymentAttempt, Refund
 from tests.conftest import WEBHOOK_SECRET
@@ -103,3 +106,16 @@ async def test_ids_with_non_ascii_digits_are_clear_4xx(server):
     client = await server.socket("alice")
     ack = await client.call("join_lot", {"lot_id": "\u00b2"})
     assert ack["error"]["code"] == "validation_error"
+
+
+def test_plain_logs_of_dev_and_migrate_redact_secrets():
+    """`configure_logging(json_logs=False)` uses PlainFormatter (dev, migrate, seed)."""
+    secret = "pi_3AbCdEf_secret_XyZ123456"
+    try:
+        raise RuntimeError(f"UPDATE payments SET client_secret='{secret}'")
+    except RuntimeError:
+        record = logging.LogRecord(
+            "server.test", logging.ERROR, __file__, 1, "failed with %s", (secret,), sys.exc_info()
+        )
+    written = PlainFormatter().format(record)
+    assert "[redacted]" in written and secret not in written
