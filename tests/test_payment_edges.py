@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import sys
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select, text, update
 
 from server.core.logging import PlainFormatter
 from server.payments import service
-from server.payments.models import Payment, PaymentAttempt, Refund
+from server.payments.models import Payment, PaymentAttempt, Refund, StripeEvent
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.factories import bid, create_lot
 from tests.support.sales import won_lot
@@ -119,3 +120,21 @@ def test_plain_logs_of_dev_and_migrate_redact_secrets():
         )
     written = PlainFormatter().format(record)
     assert "[redacted]" in written and secret not in written
+
+
+async def test_stored_webhook_events_keep_no_client_secret(server, db):
+    _, info, _ = await won_lot(server, amount=5000)
+    processing = intent_object(
+        intent_id=info["client_secret"].split("_secret_")[0],
+        status="processing",
+        amount=info["amount"],
+        currency=info["currency"],
+        payment_id=info["payment_id"],
+    )
+    processing["client_secret"] = info["client_secret"]
+    sent = event("payment_intent.processing", processing)
+    status, answer = await deliver(server, sent, secret=WEBHOOK_SECRET)
+    assert (status, answer["outcome"]) == (200, "applied")
+    async with db.sessions() as session:
+        stored = await session.get(StripeEvent, sent["id"])
+    assert stored is not None and info["client_secret"] not in json.dumps(stored.payload)

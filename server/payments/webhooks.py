@@ -106,7 +106,7 @@ async def apply_event(context: AppContext, event: dict[str, Any]) -> str:
                 stripe_created=(
                     datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None
                 ),
-                payload=event,
+                payload=_without_client_secret(event),
             )
             .on_conflict_do_nothing(index_elements=[StripeEvent.id])
             .returning(StripeEvent.id)
@@ -128,6 +128,14 @@ async def apply_event(context: AppContext, event: dict[str, Any]) -> str:
             .values(outcome=outcome, payment_id=payment_id)
         )
     return outcome
+
+
+def _without_client_secret(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as stored: an intent's client secret belongs to its buyer only."""
+    obj = event["data"]["object"]
+    if "client_secret" not in obj:
+        return event
+    return {**event, "data": {**event["data"], "object": {**obj, "client_secret": "[redacted]"}}}
 
 
 async def _payment_for_intent(uow: UnitOfWork, intent: dict[str, Any]) -> Payment | None:
