@@ -9,6 +9,9 @@ import sys
 
 from sqlalchemy import func, select, text, update
 
+from server.auctions import service as auction_service
+from server.auctions import tasks as auction_tasks
+from server.auctions.models import Lot
 from server.core.logging import PlainFormatter
 from server.payments import service
 from server.payments.models import Payment, PaymentAttempt, Refund, StripeEvent
@@ -138,3 +141,28 @@ async def test_stored_webhook_events_keep_no_client_secret(server, db):
     async with db.sessions() as session:
         stored = await session.get(StripeEvent, sent["id"])
     assert stored is not None and info["client_secret"] not in json.dumps(stored.payload)
+
+
+async def test_one_lot_failing_to_close_does_not_hold_back_the_sweep(server, db, monkeypatch):
+    first = await create_lot(server, ends_in=3600)
+    second = await create_lot(server, ends_in=3600)
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            update(Lot)
+            .where(Lot.id.in_((first["id"], second["id"])))
+            .values(
+                starts_at=func.now() - text("interval '1 minute'"),
+                ends_at=func.now() - text("interval '1 second'"),
+            )
+        )
+    real_close = auction_service.close_lot
+
+    async def close_lot(context, lot_id, **options):
+        if lot_id == first["id"]:
+            raise RuntimeError("poison lot")
+        return await real_close(context, lot_id, **options)
+
+    monkeypatch.setattr(auction_service, "close_lot", close_lot)
+    await auction_tasks.sweep_due_lots(server.context)
+    async with db.sessions() as session:
+        assert (await session.get(Lot, second["id"])).status == "UNSOLD"

@@ -8,6 +8,7 @@ row lock, so running twice changes things once.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -18,6 +19,8 @@ from server.auctions.models import Lot, LotStatus
 from server.core.context import AppContext
 from server.core.logging import bind
 from server.scheduling.scheduler import HORIZON, Scheduler
+
+log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 200
 
@@ -63,13 +66,20 @@ async def sweep_due_lots(context: AppContext) -> None:
                 .limit(SWEEP_BATCH)
             )
         ).all()
+    # One lot failing (and rolling back) must not hold back the others in the batch.
     for lot_id in to_open:
         with bind(lot_id=lot_id):
-            await service.open_lot(context, lot_id)
+            try:
+                await service.open_lot(context, lot_id)
+            except Exception:
+                log.exception("opening the lot failed; it will be retried")
     for lot_id in to_close:
         # Skip a lot another process is closing right now; it will be done there.
         with bind(lot_id=lot_id):
-            await service.close_lot(context, lot_id, wait_for_lock=False)
+            try:
+                await service.close_lot(context, lot_id, wait_for_lock=False)
+            except Exception:
+                log.exception("closing the lot failed; it will be retried")
 
 
 async def rebuild_schedule(context: AppContext) -> int:
