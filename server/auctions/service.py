@@ -9,11 +9,12 @@ in before it or refused after it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from server.auctions.emails import outbid_email
 from server.auctions.lifecycle import (
@@ -25,7 +26,7 @@ from server.auctions.lifecycle import (
     utcnow,
 )
 from server.auctions.models import Bid, Lot, LotStatus
-from server.auctions.rules import extended_end, refuse_bid
+from server.auctions.rules import extended_end, min_next_bid, refuse_bid
 from server.core.auth import Identity
 from server.core.context import AppContext
 from server.core.errors import Forbidden, NotFound, ValidationError, conflict
@@ -146,13 +147,23 @@ async def place_bid(context: AppContext, bidder: Identity, request: BidRequest) 
         lot = await session.scalar(select(Lot).where(Lot.id == request.lot_id).with_for_update())
         if lot is None:
             raise NotFound("Lot not found")
-        # Under the lot lock, so a retry racing its original sees the original's bid.
-        earlier = await session.scalar(
-            select(Bid).where(Bid.bidder_id == bidder.sub, Bid.request_id == request.request_id)
-        )
-        if earlier is not None:
+        # Under the lot lock, so a retry racing its original sees the original's bid. One
+        # round trip reads that and the bidder's strikes: every statement here holds the lock.
+        checks = (
+            await session.execute(
+                select(
+                    select(Bid.id)
+                    .where(Bid.bidder_id == bidder.sub, Bid.request_id == request.request_id)
+                    .scalar_subquery(),
+                    select(User.strikes).where(User.id == bidder.sub).scalar_subquery(),
+                )
+            )
+        ).one()
+        if checks[0] is not None:
+            earlier = await session.get(Bid, checks[0])
+            assert earlier is not None
             return _replayed(context, lot, earlier, request)
-        strikes = await session.scalar(select(User.strikes).where(User.id == bidder.sub)) or 0
+        strikes = checks[1] or 0
         now = utcnow()
         refusal = refuse_bid(
             lot_state(lot),
@@ -166,21 +177,66 @@ async def place_bid(context: AppContext, bidder: Identity, request: BidRequest) 
             raise refusal
 
         previous_bidder, previous_amount = lot.high_bidder_id, lot.current_bid
+        bid_seq = lot.seq + 1
+        bid_count = lot.bid_count + 1
+        # The next bid's floor, from the lot as this bid leaves it.
+        after = replace(lot_state(lot), current_bid=request.amount, high_bidder_id=bidder.sub)
+        floor = min_next_bid(after)
+        # One statement inserts the bid, moves the lot and queues the outbid e-mail.
+        new_bid = (
+            insert(Bid)
+            .values(
+                lot_id=lot.id,
+                bidder_id=bidder.sub,
+                amount=request.amount,
+                request_id=request.request_id,
+                created_at=now,
+            )
+            .returning(Bid.id)
+            .cte("new_bid")
+        )
+        move_lot = (
+            update(Lot)
+            .where(Lot.id == lot.id)
+            .values(
+                current_bid=request.amount,
+                high_bidder_id=bidder.sub,
+                high_bid_id=select(new_bid.c.id).scalar_subquery(),
+                bid_count=bid_count,
+                seq=bid_seq,
+            )
+            .cte("move_lot")
+        )
+        statement = select(new_bid.c.id).add_cte(move_lot)
+        outbid = previous_bidder is not None and previous_bidder != bidder.sub
+        if outbid:
+            assert previous_bidder is not None and previous_amount is not None
+            mail = outbid_email(
+                lot,
+                bidder_id=previous_bidder,
+                your_amount=previous_amount,
+                new_amount=request.amount,
+                min_next_bid=floor,
+            )
+            statement = statement.add_cte(mail.cte("outbid_mail"))
+        bid_id = (await session.execute(statement)).scalar_one()
+        # The row changed in the database; the session's copy learns it without a flush.
+        for name, value in (
+            ("current_bid", request.amount),
+            ("high_bidder_id", bidder.sub),
+            ("high_bid_id", bid_id),
+            ("bid_count", bid_count),
+            ("seq", bid_seq),
+        ):
+            set_committed_value(lot, name, value)
         bid = Bid(
+            id=bid_id,
             lot_id=lot.id,
             bidder_id=bidder.sub,
             amount=request.amount,
             request_id=request.request_id,
             created_at=now,
         )
-        session.add(bid)
-        await session.flush()
-        lot.current_bid = bid.amount
-        lot.high_bidder_id = bidder.sub
-        lot.high_bid_id = bid.id
-        lot.bid_count += 1
-        lot.seq += 1
-        bid_seq = lot.seq
         new_end = extended_end(
             lot.ends_at,
             now,
@@ -193,7 +249,7 @@ async def place_bid(context: AppContext, bidder: Identity, request: BidRequest) 
                 uow, lot, "extended", {"from": lot.ends_at.isoformat(), "to": new_end.isoformat()}
             )
             lot.ends_at = new_end
-        await session.flush()
+            await session.flush()
 
         view = lot_view(context, lot)
         alias = view["high_bidder"]
@@ -221,17 +277,8 @@ async def place_bid(context: AppContext, bidder: Identity, request: BidRequest) 
                 {"lot_id": lot.id, "seq": extension_seq, "ends_at": lot.ends_at},
             )
             uow.after_commit(lambda: _schedule(context, lot.id, LotStatus.OPEN, now, new_end))
-        if previous_bidder is not None and previous_bidder != bidder.sub:
-            assert previous_amount is not None
-            await session.execute(
-                outbid_email(
-                    lot,
-                    bidder_id=previous_bidder,
-                    your_amount=previous_amount,
-                    new_amount=bid.amount,
-                    min_next_bid=view["min_next_bid"],
-                )
-            )
+        if outbid:
+            assert previous_bidder is not None
             context.hub.to_user_after_commit(
                 uow,
                 previous_bidder,
