@@ -80,8 +80,9 @@ async def _record_stripe_refund(uow: UnitOfWork, payment: Payment, item: dict[st
         select(Refund).where(Refund.stripe_refund_id == stripe_id).with_for_update()
     )
     ours = (item.get("metadata") or {}).get("refund_id")
-    if refund is None and isinstance(ours, str) and ours.isdigit():
-        refund = await uow.session.get(Refund, int(ours), with_for_update=True)
+    if refund is None and isinstance(ours, str) and ours.isascii() and ours.isdigit():
+        if len(ours) <= 18:
+            refund = await uow.session.get(Refund, int(ours), with_for_update=True)
         if refund is not None and (
             refund.payment_id != payment.id or refund.stripe_refund_id not in (None, stripe_id)
         ):

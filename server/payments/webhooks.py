@@ -66,7 +66,8 @@ def verify(payload: bytes, header: str | None, secrets: tuple[str, ...]) -> dict
         not isinstance(event, dict)
         or not isinstance(event.get("id"), str)
         or not isinstance(event.get("type"), str)
-        or not isinstance((event.get("data") or {}).get("object"), dict)
+        or not isinstance(event.get("data"), dict)
+        or not isinstance(event["data"].get("object"), dict)
     ):
         raise ValidationError("Webhook body is not a Stripe event")
     return event
@@ -103,9 +104,7 @@ async def apply_event(context: AppContext, event: dict[str, Any]) -> str:
                 type=event["type"],
                 outcome="pending",
                 object_id=obj.get("id") if isinstance(obj.get("id"), str) else None,
-                stripe_created=(
-                    datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None
-                ),
+                stripe_created=_created_at(created),
                 payload=_without_client_secret(event),
             )
             .on_conflict_do_nothing(index_elements=[StripeEvent.id])
@@ -130,6 +129,15 @@ async def apply_event(context: AppContext, event: dict[str, Any]) -> str:
     return outcome
 
 
+def _created_at(created: Any) -> datetime | None:
+    if isinstance(created, bool) or not isinstance(created, int):
+        return None
+    try:
+        return datetime.fromtimestamp(created, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def _without_client_secret(event: dict[str, Any]) -> dict[str, Any]:
     """The event as stored: an intent's client secret belongs to its buyer only."""
     obj = event["data"]["object"]
@@ -144,8 +152,8 @@ async def _payment_for_intent(uow: UnitOfWork, intent: dict[str, Any]) -> Paymen
     metadata = intent.get("metadata") or {}
     payment_id = metadata.get("payment_id")
     payment = None
-    if isinstance(payment_id, str) and payment_id.isdigit():
-        payment = await lock_payment(uow, int(payment_id))
+    if isinstance(payment_id, str) and payment_id.isascii() and payment_id.isdigit():
+        payment = await lock_payment(uow, int(payment_id)) if len(payment_id) <= 18 else None
         if payment is not None and payment.stripe_payment_intent_id not in (None, intent_id):
             # Metadata names our payment, but the intent is not the one we kept for it.
             log.warning(
