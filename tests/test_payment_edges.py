@@ -184,3 +184,15 @@ async def test_one_lot_failing_to_close_does_not_hold_back_the_sweep(server, db,
 async def test_signed_but_odd_webhook_bodies_are_not_500(server, body):
     status, answer = await deliver(server, body, secret=WEBHOOK_SECRET)
     assert status in (200, 400), answer
+
+
+async def test_create_intent_answers_are_private(server):
+    lot, info, _ = await won_lot(server, amount=5000)
+    async with server.http.post(
+        f"{server.url}/api/payments/create-intent",
+        json={"lot_id": lot["id"]},
+        headers={"Authorization": f"Bearer {server.make_token('alice', 'bidder')}"},
+    ) as response:
+        assert response.status == 200
+        assert (await response.json())["client_secret"] == info["client_secret"]
+        assert "no-store" in response.headers.get("Cache-Control", "")

@@ -29,7 +29,7 @@ async def create_intent(request: web.Request) -> web.Response:
     buyer = require_identity(request)
     lot_id = lookup_id(await read_json(request), "lot_id")
     info = await service.payment_for_lot(context_of(request), buyer.sub, lot_id)
-    return json_response(info)
+    return _private(json_response(info))  # it holds the client secret
 
 
 async def my_payments(request: web.Request) -> web.Response:
