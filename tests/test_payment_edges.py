@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -17,8 +18,9 @@ from server.core.logging import PlainFormatter
 from server.payments import service
 from server.payments.models import Payment, PaymentAttempt, Refund, StripeEvent
 from tests.conftest import WEBHOOK_SECRET
+from tests.support import stripe as fake_browser
 from tests.support.factories import bid, create_lot
-from tests.support.sales import won_lot
+from tests.support.sales import drop_webhooks, won_lot
 from tests.support.stripe import deliver, event, intent_object
 
 
@@ -196,3 +198,31 @@ async def test_create_intent_answers_are_private(server):
         assert response.status == 200
         assert (await response.json())["client_secret"] == info["client_secret"]
         assert "no-store" in response.headers.get("Cache-Control", "")
+
+
+async def test_a_late_success_really_paid_is_refunded_at_stripe(server, db, localstripe):
+    _, info, _ = await won_lot(server, amount=5000)
+    await drop_webhooks(localstripe.url, WEBHOOK_SECRET)
+    async with db.engine.begin() as conn:
+        # The window ended here while the buyer's confirmation was on its way.
+        await conn.execute(
+            update(Payment)
+            .where(Payment.id == info["payment_id"])
+            .values(status="EXPIRED", end_reason="window_elapsed")
+        )
+    status, intent = await fake_browser.confirm_card(localstripe.url, info)
+    assert (status, intent["status"]) == (200, "succeeded")
+    paid = await fake_browser.get_intent(localstripe.url, intent["id"])
+    status, answer = await deliver(
+        server, event("payment_intent.succeeded", paid), secret=WEBHOOK_SECRET
+    )
+    assert (status, answer["outcome"]) == (200, "late_refunded")
+    for _ in range(100):
+        async with db.sessions() as session:
+            refund = await session.scalar(
+                select(Refund).where(Refund.payment_id == info["payment_id"])
+            )
+        if refund is not None and refund.status != "pending":
+            break
+        await asyncio.sleep(0.05)
+    assert refund is not None and (refund.status, refund.amount) == ("succeeded", info["amount"])
