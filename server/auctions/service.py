@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from server.auctions.emails import outbid_email
+from server.auctions.emails import OUTBID_EMAIL, outbid_email_params
 from server.auctions.lifecycle import (
     bidder_alias,
     change_status,
@@ -138,25 +138,57 @@ class BidRequest:
     request_id: str
 
 
+# The bid's statements are built once; each bid only binds its values.
+_LOCK_LOT = select(Lot).where(Lot.id == bindparam("lot_id")).with_for_update()
+_BID_CHECKS = select(
+    select(Bid.id)
+    .where(Bid.bidder_id == bindparam("bidder_id"), Bid.request_id == bindparam("request_id"))
+    .scalar_subquery(),
+    select(User.strikes).where(User.id == bindparam("bidder_id")).scalar_subquery(),
+)
+_NEW_BID = (
+    insert(Bid)
+    .values(
+        lot_id=bindparam("b_lot_id"),
+        bidder_id=bindparam("b_bidder_id"),
+        amount=bindparam("b_amount"),
+        request_id=bindparam("b_request_id"),
+        created_at=bindparam("b_created_at"),
+    )
+    .returning(Bid.id)
+    .cte("new_bid")
+)
+_MOVE_LOT = (
+    update(Lot)
+    .where(Lot.id == bindparam("b_lot_id"))
+    .values(
+        current_bid=bindparam("b_amount"),
+        high_bidder_id=bindparam("b_bidder_id"),
+        high_bid_id=select(_NEW_BID.c.id).scalar_subquery(),
+        bid_count=bindparam("b_bid_count"),
+        seq=bindparam("b_seq"),
+    )
+    .cte("move_lot")
+)
+#: Inserts the bid and moves the lot in one round trip; the second also queues the outbid e-mail.
+_PLACE: Select[tuple[int]] = select(_NEW_BID.c.id).add_cte(_MOVE_LOT)
+_PLACE_AND_MAIL: Select[tuple[int]] = _PLACE.add_cte(OUTBID_EMAIL.cte("outbid_mail"))
+
+
 async def place_bid(context: AppContext, bidder: Identity, request: BidRequest) -> dict[str, Any]:
     """Place a bid, or raise the reason it may not be placed. Returns the ack body."""
     settings = context.settings
     async with context.db.unit_of_work() as uow:
         session = uow.session
         await context.seen_users.ensure(uow, bidder)
-        lot = await session.scalar(select(Lot).where(Lot.id == request.lot_id).with_for_update())
+        lot = await session.scalar(_LOCK_LOT, {"lot_id": request.lot_id})
         if lot is None:
             raise NotFound("Lot not found")
         # Under the lot lock, so a retry racing its original sees the original's bid. One
         # round trip reads that and the bidder's strikes: every statement here holds the lock.
         checks = (
             await session.execute(
-                select(
-                    select(Bid.id)
-                    .where(Bid.bidder_id == bidder.sub, Bid.request_id == request.request_id)
-                    .scalar_subquery(),
-                    select(User.strikes).where(User.id == bidder.sub).scalar_subquery(),
-                )
+                _BID_CHECKS, {"bidder_id": bidder.sub, "request_id": request.request_id}
             )
         ).one()
         if checks[0] is not None:
@@ -183,43 +215,28 @@ async def place_bid(context: AppContext, bidder: Identity, request: BidRequest) 
         after = replace(lot_state(lot), current_bid=request.amount, high_bidder_id=bidder.sub)
         floor = min_next_bid(after)
         # One statement inserts the bid, moves the lot and queues the outbid e-mail.
-        new_bid = (
-            insert(Bid)
-            .values(
-                lot_id=lot.id,
-                bidder_id=bidder.sub,
-                amount=request.amount,
-                request_id=request.request_id,
-                created_at=now,
-            )
-            .returning(Bid.id)
-            .cte("new_bid")
-        )
-        move_lot = (
-            update(Lot)
-            .where(Lot.id == lot.id)
-            .values(
-                current_bid=request.amount,
-                high_bidder_id=bidder.sub,
-                high_bid_id=select(new_bid.c.id).scalar_subquery(),
-                bid_count=bid_count,
-                seq=bid_seq,
-            )
-            .cte("move_lot")
-        )
-        statement = select(new_bid.c.id).add_cte(move_lot)
+        params: dict[str, Any] = {
+            "b_lot_id": lot.id,
+            "b_bidder_id": bidder.sub,
+            "b_amount": request.amount,
+            "b_request_id": request.request_id,
+            "b_created_at": now,
+            "b_bid_count": bid_count,
+            "b_seq": bid_seq,
+        }
+        statement = _PLACE
         outbid = previous_bidder is not None and previous_bidder != bidder.sub
         if outbid:
             assert previous_bidder is not None and previous_amount is not None
-            mail = outbid_email(
+            params |= outbid_email_params(
                 lot,
                 bidder_id=previous_bidder,
                 your_amount=previous_amount,
                 new_amount=request.amount,
                 min_next_bid=floor,
             )
-            statement = statement.add_cte(mail.cte("outbid_mail"))
-        bid_id = (await session.execute(statement)).scalar_one()
+            statement = _PLACE_AND_MAIL
+        bid_id = (await session.execute(statement, params)).scalar_one()
         # The row changed in the database; the session's copy learns it without a flush.
         for name, value in (
             ("current_bid", request.amount),
