@@ -244,6 +244,13 @@ async def record_failure(
     if payment.status in (PaymentStatus.REQUIRES_ACTION, PaymentStatus.PROCESSING):
         payment.status = PaymentStatus.REQUIRES_PAYMENT
     left = attempts_left(context, payment)
+    if left <= 0:
+        # At the limit the failure is an expiry: `payment_expired`, not `payment_failed`.
+        await end_payment(
+            uow, context, payment, status=PaymentStatus.FAILED, reason="attempts_exhausted"
+        )
+        _cancel_intent_after_commit(uow, context, payment)
+        return "applied"
     context.hub.to_user_after_commit(
         uow,
         payment.buyer_id,
@@ -256,11 +263,6 @@ async def record_failure(
             "attempts_left": left,
         },
     )
-    if left <= 0:
-        await end_payment(
-            uow, context, payment, status=PaymentStatus.FAILED, reason="attempts_exhausted"
-        )
-        _cancel_intent_after_commit(uow, context, payment)
     return "applied"
 
 
