@@ -51,3 +51,13 @@ async def test_responses_carry_a_request_id(server):
         assert r.headers["X-Request-Id"] == "abc-123"
     async with server.http.get(server.url + "/healthz") as r:
         assert len(r.headers["X-Request-Id"]) == 32
+
+
+async def test_an_unreachable_database_is_unavailable_not_internal(start_server):
+    server = await start_server(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    status, body = await server.request("GET", "/api/lots")
+    assert (status, body["error"]["code"]) == (503, "unavailable")
+    alice = await server.socket("alice")
+    ack = await alice.call("place_bid", {"lot_id": 1, "amount": 100, "request_id": "r1"})
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == "unavailable"

@@ -83,3 +83,17 @@ class Unavailable(AppError):
 
 def conflict(code: str, message: str, **details: Any) -> Conflict:
     return Conflict(message, code=code, details=details or None)
+
+
+def unavailable_for(exc: BaseException) -> Unavailable | None:
+    """An `Unavailable` when `exc` means the database is out of reach or saturated.
+
+    A full connection pool under load or a database restart is not a bug: the
+    caller gets `unavailable` (try again) rather than `internal`.
+    """
+    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, PoolTimeout | OperationalError | InterfaceError | ConnectionError):
+        return Unavailable("The server is busy or its database is unreachable; try again")
+    return None

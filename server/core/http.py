@@ -12,7 +12,13 @@ from aiohttp import web
 
 from server.core.auth import Identity, bearer_token, decode_token
 from server.core.context import context_of
-from server.core.errors import AppError, Forbidden, Unauthorized, ValidationError
+from server.core.errors import (
+    AppError,
+    Forbidden,
+    Unauthorized,
+    ValidationError,
+    unavailable_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +61,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             exc.status, "validation_error" if exc.status < 500 else "internal"
         )
         return json_response({"error": {"code": code, "message": exc.reason}}, status=exc.status)
-    except Exception:
+    except Exception as exc:
+        busy = unavailable_for(exc)
+        if busy is not None:
+            log.warning(
+                "%s %s: %s (%s)", request.method, request.path, busy.message, type(exc).__name__
+            )
+            return json_response(error_body(busy), status=busy.status)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_response(
             {"error": {"code": "internal", "message": "Internal error"}}, status=500

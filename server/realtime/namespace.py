@@ -17,7 +17,7 @@ import socketio
 
 from server.core.auth import Identity, decode_token
 from server.core.context import AppContext
-from server.core.errors import AppError, Unauthorized
+from server.core.errors import AppError, Unauthorized, unavailable_for
 from server.core.logging import bind
 from server.realtime.hub import user_room
 
@@ -115,7 +115,11 @@ class AuctionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             except AppError as error:
                 log.debug("socket event %s: refused with %s", event, error.code)
                 return error_ack(error)
-            except Exception:
+            except Exception as exc:
+                busy = unavailable_for(exc)
+                if busy is not None:
+                    log.warning("socket event %s: %s (%s)", event, busy.message, type(exc).__name__)
+                    return error_ack(busy)
                 log.exception("socket event %s failed", event)
                 return error_ack(AppError("Internal error"))
             finally:
