@@ -371,3 +371,25 @@ async def test_an_extension_moves_the_scheduled_close(start_server, db):
         await asyncio.sleep(0.05)
     async with db.sessions() as session:
         assert (await session.get(Lot, lot["id"])).status == "UNSOLD"
+
+
+async def test_one_request_id_racing_on_two_lots_places_one_bid(server, db):
+    first = await create_lot(server, starting_price=100)
+    second = await create_lot(server, starting_price=100)
+    alice, bob = await server.socket("alice"), await server.socket("bob")
+    for round_number in range(10):
+        request_id = f"shared-{round_number}"
+        acks = await asyncio.gather(
+            alice.call("place_bid", bid(first["id"], 10_000 * (round_number + 1), request_id)),
+            alice.call("place_bid", bid(second["id"], 10_000 * (round_number + 1), request_id)),
+        )
+        assert sorted(a["ok"] for a in acks) == [False, True], acks
+        refused = next(a for a in acks if not a["ok"])
+        assert refused["error"]["code"] == "conflict"
+        # alice is now the high bidder on one lot; bob outbids her there so she may bid again.
+        won = next(a for a in acks if a["ok"])
+        outbid = await bob.call("place_bid", bid(won["bid"]["lot_id"], won["lot"]["min_next_bid"]))
+        assert outbid["ok"], outbid
+    async with db.sessions() as session:
+        ids = await session.scalars(select(Bid.request_id).where(Bid.bidder_id == "alice"))
+        assert sorted(ids.all()) == sorted(f"shared-{n}" for n in range(10))

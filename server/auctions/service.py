@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from server.auctions.emails import OUTBID_EMAIL, outbid_email_params
@@ -177,6 +178,17 @@ _PLACE_AND_MAIL: Select[tuple[int]] = _PLACE.add_cte(OUTBID_EMAIL.cte("outbid_ma
 
 async def place_bid(context: AppContext, bidder: Identity, request: BidRequest) -> dict[str, Any]:
     """Place a bid, or raise the reason it may not be placed. Returns the ack body."""
+    try:
+        return await _place_bid(context, bidder, request)
+    except IntegrityError as error:
+        # The same request_id raced in on two lots at once: each checked under its own lot's
+        # lock, and the unique constraint let only one through.
+        if "uq_bids_bidder_request" in str(error.orig):
+            raise conflict("conflict", "This request_id was already used for another bid") from None
+        raise
+
+
+async def _place_bid(context: AppContext, bidder: Identity, request: BidRequest) -> dict[str, Any]:
     settings = context.settings
     async with context.db.unit_of_work() as uow:
         session = uow.session
