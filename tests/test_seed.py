@@ -73,6 +73,17 @@ async def test_seeding_again_after_the_demo_lots_closed_starts_a_new_round(db):
     assert len(await _lots(db)) == 10
 
 
+async def test_one_lot_left_open_does_not_keep_a_restarted_demo_empty(db):
+    await seed_demo(db)
+    async with db.unit_of_work() as uow:
+        await uow.session.execute(update(Lot).values(status=LotStatus.UNSOLD))
+        first = (await _lots(db))[0]
+        await uow.session.execute(
+            update(Lot).where(Lot.id == first.id).values(status=LotStatus.OPEN)
+        )
+    assert await seed_demo(db) == 5
+
+
 async def test_seed_keeps_an_existing_users_role(db):
     async with db.unit_of_work() as uow:
         uow.session.add(User(id="alice", role="admin"))
