@@ -22,7 +22,7 @@ from server.core.context import CONTEXT, AppContext
 from server.core.db import Database
 from server.core.migrations import upgrade
 from server.settings import Settings
-from tests.support.clients import SocketClient
+from tests.support.clients import ServerHandle, SocketClient
 from tests.support.services import LocalStripe, TestDatabase, redis_url
 
 WEBHOOK_SECRET = "whsec_test_" + "a" * 24
@@ -112,7 +112,7 @@ def make_token(settings: Settings) -> Callable[..., str]:
 
 
 @dataclass
-class RunningServer:
+class RunningServer(ServerHandle):
     url: str
     app: Any
     http: aiohttp.ClientSession
@@ -122,32 +122,6 @@ class RunningServer:
     @property
     def context(self) -> AppContext:
         return self.app[CONTEXT]
-
-    def headers(self, sub: str, role: str = "bidder") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.make_token(sub, role)}"}
-
-    async def socket(self, sub: str | None = None, role: str = "bidder") -> SocketClient:
-        token = self.make_token(sub, role) if sub is not None else None
-        client = SocketClient(self.url, token)
-        self._sockets.append(client)
-        return await client.connect()
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        as_user: str | None = None,
-        role: str = "bidder",
-        **kwargs: Any,
-    ) -> tuple[int, Any]:
-        headers = dict(kwargs.pop("headers", {}))
-        if as_user is not None:
-            headers.update(self.headers(as_user, role))
-        async with self.http.request(method, self.url + path, headers=headers, **kwargs) as resp:
-            if resp.content_type == "application/json":
-                return resp.status, await resp.json()
-            return resp.status, await resp.text()
 
 
 StartServer = Callable[..., Awaitable[RunningServer]]

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import socketio
 
 SERVER_EVENTS = (
@@ -81,3 +82,42 @@ class SocketClient:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
+
+
+class ServerHandle:
+    """What tests do with a running server, in-process or a child process alike.
+
+    Subclasses provide `url`, `make_token` and a `_sockets` list (closed at teardown).
+    """
+
+    url: str
+    make_token: Callable[..., str]
+    _sockets: list[SocketClient]
+
+    async def socket(
+        self, sub: str | None = None, role: str = "bidder", **claims: Any
+    ) -> SocketClient:
+        token = self.make_token(sub, role, **claims) if sub is not None else None
+        client = SocketClient(self.url, token)
+        self._sockets.append(client)
+        return await client.connect()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        as_user: str | None = None,
+        role: str = "bidder",
+        **kwargs: Any,
+    ) -> tuple[int, Any]:
+        headers = dict(kwargs.pop("headers", {}))
+        if as_user is not None:
+            headers["Authorization"] = f"Bearer {self.make_token(as_user, role)}"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, self.url + path, headers=headers, **kwargs) as response,
+        ):
+            if response.content_type == "application/json":
+                return response.status, await response.json()
+            return response.status, await response.text()

@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.support.clients import SocketClient
+from tests.support.clients import ServerHandle, SocketClient
 from tests.support.services import ROOT, free_port
 
 #: Contract variables a developer's shell may have set; the child gets only ours.
@@ -73,7 +73,7 @@ def child_environment(settings: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-class ServerProcess:
+class ServerProcess(ServerHandle):
     """One `python -m server serve` on a free port."""
 
     def __init__(
@@ -181,32 +181,6 @@ class ServerProcess:
         return entries
 
     # --- talking to it --------------------------------------------------------------------
-
-    async def socket(self, sub: str | None = None, role: str = "bidder", **claims: Any):  # type: ignore[no-untyped-def]
-        token = self.make_token(sub, role, **claims) if sub is not None else None
-        client = SocketClient(self.url, token)
-        self._sockets.append(client)
-        return await client.connect()
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        as_user: str | None = None,
-        role: str = "bidder",
-        **kwargs: Any,
-    ) -> tuple[int, Any]:
-        headers = dict(kwargs.pop("headers", {}))
-        if as_user is not None:
-            headers["Authorization"] = f"Bearer {self.make_token(as_user, role)}"
-        async with (
-            aiohttp.ClientSession() as http,
-            http.request(method, self.url + path, headers=headers, **kwargs) as response,
-        ):
-            if response.content_type == "application/json":
-                return response.status, await response.json()
-            return response.status, await response.text()
 
 
 class ProcessGroup:
