@@ -94,6 +94,9 @@ class ServerHandle:
     make_token: Callable[..., str]
     _sockets: list[SocketClient]
 
+    def headers(self, sub: str, role: str = "bidder") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.make_token(sub, role)}"}
+
     async def socket(
         self, sub: str | None = None, role: str = "bidder", **claims: Any
     ) -> SocketClient:
@@ -113,7 +116,7 @@ class ServerHandle:
     ) -> tuple[int, Any]:
         headers = dict(kwargs.pop("headers", {}))
         if as_user is not None:
-            headers["Authorization"] = f"Bearer {self.make_token(as_user, role)}"
+            headers.update(self.headers(as_user, role))
         async with (
             aiohttp.ClientSession() as http,
             http.request(method, self.url + path, headers=headers, **kwargs) as response,
