@@ -3,9 +3,7 @@
 #   docker build -t auction-server .                 # production: `python -m server serve`
 #   docker build --target dev -t auction-server-dev .  # adds localstripe, the Stripe stand-in
 #
-# The project is installed in editable mode on purpose: migrations run from
-# /app/alembic next to the package, and an editable install keeps the package
-# where it can find them.
+# The migrations ship inside the package (server/migrations).
 ARG PYTHON_IMAGE=python:3.12-slim
 
 FROM ${PYTHON_IMAGE} AS base
@@ -23,8 +21,6 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 RUN mkdir server && touch server/__init__.py && pip install -e . && rm -r server
 
-COPY alembic.ini ./
-COPY alembic ./alembic
 COPY server ./server
 RUN mkdir -p /app/var && chown 10001:10001 /app/var
 

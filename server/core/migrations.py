@@ -1,23 +1,29 @@
-"""Run Alembic from inside the server, on the server's own engine."""
+"""Run Alembic from inside the server, on the server's own engine.
+
+The migration scripts live in the package (`server/migrations`), so an installed
+wheel migrates without the source tree: Alembic is configured here, in code, and
+reads no `alembic.ini` (that file at the repository root only serves developers who
+run `alembic revision --autogenerate` by hand).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alembic import command
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: `server/migrations`, wherever the package is installed.
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
         config.attributes["connection"] = connection
     return config

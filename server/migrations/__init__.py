@@ -1,0 +1,1 @@
+"""Alembic's migration scripts, shipped inside the package (`script_location = server:migrations`)."""
