@@ -1,0 +1,184 @@
+"""The shared pieces of every contract model: strict config, common field types, `parse`.
+
+`parse(Model, data)` is the only way a handler reads an untrusted body or
+payload. It raises our `ValidationError` (400 `validation_error`) whose
+message names every bad field at once, and whose `fields` lists them, one
+`{field, message}` each, so a client can show each problem next to its input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+import pydantic
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import ErrorDetails
+
+from server.core.errors import ValidationError
+
+#: Larger than any charge Stripe takes in any currency's minor unit, well inside BIGINT.
+MAX_AMOUNT = 10**15
+#: The largest id a path or body may name (PostgreSQL BIGINT).
+MAX_ID = 2**63 - 1
+
+
+class Contract(BaseModel):
+    """A request body or socket payload: strict types, unknown fields refused by name.
+
+    Strict means what the wire says is what we get: `"5"` is not 5, `true` is not
+    1, `1.0` is not an integer, and a field the contract does not name is an error
+    rather than silently ignored (a typo such as `reserve` for `reserve_price`
+    would otherwise create a lot without its reserve).
+    """
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        hide_input_in_errors=True,
+        validate_default=False,
+    )
+
+    def problems(self) -> Iterable[tuple[str, str]]:
+        """Rules across fields, checked once every field is well formed: (field, message)."""
+        return ()
+
+
+class Resource(BaseModel):
+    """A response body: what the server sends. Documented, not parsed on the way out.
+
+    Extra keys are allowed in the published schema so that adding a field to a
+    response is not a breaking change for clients that validate strictly.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+# A JSON date-time (RFC 3339) with a zone, years 2000-2999: the published pattern
+# and the parser's, so the schema refuses exactly what the server refuses.
+TIMESTAMP_PATTERN = (
+    r"^2[0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+_TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
+BLANK_PATTERN = r"\S"
+
+
+def _to_utc(value: object) -> datetime:
+    if not isinstance(value, str) or not _TIMESTAMP.match(value):
+        raise ValueError(
+            "must be an ISO 8601 timestamp with a time zone, e.g. 2030-01-01T12:00:00Z"
+        )
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("is not a real date") from None
+    return parsed.astimezone(UTC)
+
+
+#: An ISO 8601 timestamp string with a zone (or `Z`), parsed to an aware UTC datetime.
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(_to_utc),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": TIMESTAMP_PATTERN,
+            "description": "RFC 3339 with a zone (`Z` or an offset), years 2000-2999",
+        }
+    ),
+]
+
+#: An integer amount in the currency's minor unit (usd 12345 = $123.45).
+Amount = Annotated[int, Field(ge=1, le=MAX_AMOUNT)]
+#: A positive id (a BIGINT primary key).
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _strip(value: str) -> str:
+    return value.strip()
+
+
+#: Surrounding whitespace removed once the field is otherwise valid (lengths count it).
+STRIPPED = AfterValidator(_strip)
+#: Something other than whitespace; the schema says so with the same pattern.
+NOT_BLANK = Field(pattern=BLANK_PATTERN)
+
+
+def parse(model: type[M], data: Any) -> M:
+    """`data` as a `model`, or a `ValidationError` naming every bad field."""
+    if not isinstance(data, dict):
+        raise ValidationError("The payload must be a JSON object")
+    try:
+        parsed = model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise validation_error(exc.errors(include_url=False, include_input=False)) from None
+    if isinstance(parsed, Contract):
+        problems = [{"field": field, "message": message} for field, message in parsed.problems()]
+        if problems:
+            raise _error(problems)
+    return parsed
+
+
+def validation_error(errors: Iterable[ErrorDetails]) -> ValidationError:
+    """One `ValidationError` for every problem pydantic found: `fields` lists them all."""
+    return _error(
+        [{"field": _field_name(error["loc"]), "message": _message(error)} for error in errors]
+    )
+
+
+def _error(fields: list[dict[str, str]]) -> ValidationError:
+    message = "; ".join(
+        f"'{item['field']}' {item['message']}" if item["field"] else item["message"]
+        for item in fields
+    )
+    return ValidationError(message, details={"fields": fields})
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _message(error: ErrorDetails) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a field of this request"
+    if kind in ("int_type", "int_from_float", "int_parsing"):
+        return "must be an integer"
+    if kind in ("string_type", "string_sub_type"):
+        return "must be a string"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']}"
+    if kind == "greater_than":
+        return f"must be greater than {ctx['gt']}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}"
+    if kind == "less_than":
+        return f"must be less than {ctx['lt']}"
+    if kind == "multiple_of":
+        return f"must be a multiple of {ctx['multiple_of']}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']} characters"
+    if kind == "string_too_short":
+        return f"must be at least {ctx['min_length']} characters"
+    if kind == "string_pattern_mismatch":
+        blank = ctx.get("pattern") == BLANK_PATTERN
+        return "must not be empty" if blank else "is not in the right form"
+    if kind in ("enum", "literal_error"):
+        return f"must be one of {ctx['expected']}"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind == "model_type" or kind == "dict_type":
+        return "must be a JSON object"
+    return str(error["msg"])
