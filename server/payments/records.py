@@ -72,6 +72,12 @@ async def visible_payment(session: AsyncSession, payment_id: int, viewer: Identi
     return payment
 
 
+async def require_visible(context: AppContext, payment_id: int, viewer: Identity) -> None:
+    """Not found unless `viewer` may see the payment: a stranger learns nothing of it."""
+    async with context.db.unit_of_work() as uow:
+        await visible_payment(uow.session, payment_id, viewer)
+
+
 async def payment_details(context: AppContext, payment_id: int, viewer: Identity) -> dict[str, Any]:
     """The Payment with every attempt (oldest first) and every refund."""
     async with context.db.unit_of_work() as uow:

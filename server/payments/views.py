@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from server.core.context import context_of
-from server.core.errors import AppError, Unavailable, ValidationError
+from server.core.errors import AppError, Forbidden, Unavailable, ValidationError
 from server.core.http import json_response, read_json, require_identity
 from server.core.pagination import decode_cursor, encode_cursor
 from server.core.validation import integer, lookup_id, path_id, query_int, text
@@ -82,8 +82,13 @@ async def refund_payment(request: web.Request) -> web.Response:
     reports it pending), 503 when Stripe could not be reached (the refund stays
     reserved and the reconcile job sends it), 502 when Stripe refused it.
     """
-    admin = require_identity(request, "admin")
+    admin = require_identity(request)
     payment_id = path_id(request.match_info["payment_id"], "Payment")
+    if not admin.is_admin:
+        # Another user's payment is a 404, never a 403 (SPEC 6): only its buyer
+        # learns that refunds are for admins.
+        await records.require_visible(context_of(request), payment_id, admin)
+        raise Forbidden("Refunds are made by admins")
     body = await read_json(request)
     amount = integer(body, "amount", minimum=1, required=False)
     reason = text(body, "reason", max_length=500, required=False)
