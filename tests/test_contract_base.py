@@ -6,9 +6,9 @@ that handlers answer with what it raises.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import jsonschema
 import pytest
@@ -25,9 +25,9 @@ class Sample(Contract):
     kind: Literal["a", "b"] = "a"
     ref: Id | None = None
 
-    def problems(self) -> Iterable[tuple[str, str]]:
-        if self.title == "no":
-            yield "title", "may not be no"
+    def problems(self, context: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+        if self.title == context.get("forbidden", "no"):
+            yield "title", f"'title' may not be {self.title}"
 
 
 def refusal(data: object) -> dict[str, object]:
@@ -40,11 +40,11 @@ def refusal(data: object) -> dict[str, object]:
 def test_every_bad_field_is_listed_at_once():
     error = refusal({"title": " ", "price": "5", "colour": "red"})
     assert error["code"] == "validation_error"
-    assert error["fields"] == [
-        {"field": "title", "message": "must not be empty"},
-        {"field": "price", "message": "must be an integer"},
-        {"field": "colour", "message": "is not a field of this request"},
-    ]
+    assert error["fields"] == {
+        "title": "'title' must not be empty",
+        "price": "'price' must be an integer",
+        "colour": "'colour' is not a field of this request",
+    }
     assert error["message"] == (
         "'title' must not be empty; 'price' must be an integer;"
         " 'colour' is not a field of this request"
@@ -67,7 +67,7 @@ def test_every_bad_field_is_listed_at_once():
     ],
 )
 def test_each_kind_of_problem_has_a_plain_message(data, field, message):
-    assert refusal(data)["fields"] == [{"field": field, "message": message}]
+    assert refusal(data)["fields"] == {field: f"'{field}' {message}"}
 
 
 @pytest.mark.parametrize(
@@ -84,8 +84,14 @@ def test_each_kind_of_problem_has_a_plain_message(data, field, message):
     ],
 )
 def test_timestamps_need_a_zone_and_a_sane_year(value):
-    (problem,) = refusal({"title": "a", "price": 5, "at": value})["fields"]
-    assert problem["field"] == "at"
+    assert list(refusal({"title": "a", "price": 5, "at": value})["fields"]) == ["at"]
+
+
+def test_cross_field_rules_get_the_context_parse_was_given():
+    assert parse(Sample, {"title": "no", "price": 5}, forbidden="yes").title == "no"
+    with pytest.raises(ValidationError) as caught:
+        parse(Sample, {"title": "yes", "price": 5}, forbidden="yes")
+    assert caught.value.as_dict()["fields"] == {"title": "'title' may not be yes"}
 
 
 def test_a_good_payload_is_parsed_stripped_and_in_utc():

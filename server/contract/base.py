@@ -9,7 +9,7 @@ message names every bad field at once, and whose `fields` lists them, one
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -42,8 +42,12 @@ class Contract(BaseModel):
         validate_default=False,
     )
 
-    def problems(self) -> Iterable[tuple[str, str]]:
-        """Rules across fields, checked once every field is well formed: (field, message)."""
+    def problems(self, context: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+        """Rules across fields, checked once every field is well formed.
+
+        Yields `(field, message)`, the message a whole sentence naming the field.
+        `context` holds what `parse` was given (settings a rule depends on).
+        """
         return ()
 
 
@@ -112,8 +116,12 @@ STRIPPED = AfterValidator(_strip)
 NOT_BLANK = Field(pattern=BLANK_PATTERN)
 
 
-def parse(model: type[M], data: Any) -> M:
-    """`data` as a `model`, or a `ValidationError` naming every bad field."""
+def parse(model: type[M], data: Any, **context: Any) -> M:
+    """`data` as a `model`, or a `ValidationError` naming every bad field.
+
+    `context` (e.g. settings a rule depends on) is handed to the model's
+    `problems`, which run once every field is well formed.
+    """
     if not isinstance(data, dict):
         raise ValidationError("The payload must be a JSON object")
     try:
@@ -121,25 +129,31 @@ def parse(model: type[M], data: Any) -> M:
     except pydantic.ValidationError as exc:
         raise validation_error(exc.errors(include_url=False, include_input=False)) from None
     if isinstance(parsed, Contract):
-        problems = [{"field": field, "message": message} for field, message in parsed.problems()]
+        problems: dict[str, str] = {}
+        for field, message in parsed.problems(context):
+            problems.setdefault(field, message)
         if problems:
-            raise _error(problems)
+            raise refusal(problems)
     return parsed
 
 
 def validation_error(errors: Iterable[ErrorDetails]) -> ValidationError:
-    """One `ValidationError` for every problem pydantic found: `fields` lists them all."""
-    return _error(
-        [{"field": _field_name(error["loc"]), "message": _message(error)} for error in errors]
-    )
+    """One `ValidationError` for every problem pydantic found (the first per field)."""
+    problems: dict[str, str] = {}
+    for error in errors:
+        name = _field_name(error["loc"])
+        message = _message(error)
+        problems.setdefault(name, f"'{name}' {message}" if name else message)
+    return refusal(problems)
 
 
-def _error(fields: list[dict[str, str]]) -> ValidationError:
-    message = "; ".join(
-        f"'{item['field']}' {item['message']}" if item["field"] else item["message"]
-        for item in fields
-    )
-    return ValidationError(message, details={"fields": fields})
+def refusal(problems: Mapping[str, str]) -> ValidationError:
+    """The `validation_error` for these problems: `{field: message}`, each message whole.
+
+    The message joins them all; `fields` keeps them by field so a form can show
+    each next to its input.
+    """
+    return ValidationError("; ".join(problems.values()), details={"fields": dict(problems)})
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
