@@ -9,32 +9,29 @@ in before it or refused after it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Select, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import select
 
-from server.auctions.emails import OUTBID_EMAIL, outbid_email_params
+from server.auctions.batching import LotBatcher
+from server.auctions.bids import QueuedBid, place_batch
 from server.auctions.lifecycle import (
     bidder_alias,
     change_status,
-    lot_state,
     lot_view,
     record,
     utcnow,
 )
 from server.auctions.models import Bid, Lot, LotStatus
-from server.auctions.rules import extended_end, min_next_bid, refuse_bid
 from server.core.auth import Identity
 from server.core.context import AppContext
 from server.core.errors import Forbidden, NotFound, ValidationError, conflict
 from server.core.money import chargeable_step, is_currency_code
 from server.core.validation import integer, required_int, required_text, text, timestamp
 from server.payments import service as payments
-from server.users.models import User
 
 log = logging.getLogger(__name__)
 
@@ -139,195 +136,20 @@ class BidRequest:
     request_id: str
 
 
-# The bid's statements are built once; each bid only binds its values.
-_LOCK_LOT = select(Lot).where(Lot.id == bindparam("lot_id")).with_for_update()
-_BID_CHECKS = select(
-    select(Bid.id)
-    .where(Bid.bidder_id == bindparam("bidder_id"), Bid.request_id == bindparam("request_id"))
-    .scalar_subquery(),
-    select(User.strikes).where(User.id == bindparam("bidder_id")).scalar_subquery(),
-)
-_NEW_BID = (
-    insert(Bid)
-    .values(
-        lot_id=bindparam("b_lot_id"),
-        bidder_id=bindparam("b_bidder_id"),
-        amount=bindparam("b_amount"),
-        request_id=bindparam("b_request_id"),
-        created_at=bindparam("b_created_at"),
-    )
-    .returning(Bid.id)
-    .cte("new_bid")
-)
-_MOVE_LOT = (
-    update(Lot)
-    .where(Lot.id == bindparam("b_lot_id"))
-    .values(
-        current_bid=bindparam("b_amount"),
-        high_bidder_id=bindparam("b_bidder_id"),
-        high_bid_id=select(_NEW_BID.c.id).scalar_subquery(),
-        bid_count=bindparam("b_bid_count"),
-        seq=bindparam("b_seq"),
-    )
-    .cte("move_lot")
-)
-#: Inserts the bid and moves the lot in one round trip; the second also queues the outbid e-mail.
-_PLACE: Select[tuple[int]] = select(_NEW_BID.c.id).add_cte(_MOVE_LOT)
-_PLACE_AND_MAIL: Select[tuple[int]] = _PLACE.add_cte(OUTBID_EMAIL.cte("outbid_mail"))
-
-
 async def place_bid(context: AppContext, bidder: Identity, request: BidRequest) -> dict[str, Any]:
-    """Place a bid, or raise the reason it may not be placed. Returns the ack body."""
-    try:
-        return await _place_bid(context, bidder, request)
-    except IntegrityError as error:
-        # The same request_id raced in on two lots at once: each checked under its own lot's
-        # lock, and the unique constraint let only one through.
-        if "uq_bids_bidder_request" in str(error.orig):
-            raise conflict("conflict", "This request_id was already used for another bid") from None
-        raise
+    """Place a bid, or raise the reason it may not be placed. Returns the ack body.
 
-
-async def _place_bid(context: AppContext, bidder: Identity, request: BidRequest) -> dict[str, Any]:
-    settings = context.settings
-    async with context.db.unit_of_work() as uow:
-        session = uow.session
-        await context.seen_users.ensure(uow, bidder)
-        lot = await session.scalar(_LOCK_LOT, {"lot_id": request.lot_id})
-        if lot is None:
-            raise NotFound("Lot not found")
-        # Under the lot lock, so a retry racing its original sees the original's bid. One
-        # round trip reads that and the bidder's strikes: every statement here holds the lock.
-        checks = (
-            await session.execute(
-                _BID_CHECKS, {"bidder_id": bidder.sub, "request_id": request.request_id}
-            )
-        ).one()
-        if checks[0] is not None:
-            earlier = await session.get(Bid, checks[0])
-            assert earlier is not None
-            return _replayed(context, lot, earlier, request)
-        strikes = checks[1] or 0
-        now = utcnow()
-        refusal = refuse_bid(
-            lot_state(lot),
-            bidder_id=bidder.sub,
-            amount=request.amount,
-            strikes=strikes,
-            strike_limit=settings.nonpayment_strikes,
-            now=now,
-        )
-        if refusal is not None:
-            raise refusal
-
-        previous_bidder, previous_amount = lot.high_bidder_id, lot.current_bid
-        bid_seq = lot.seq + 1
-        bid_count = lot.bid_count + 1
-        # The next bid's floor, from the lot as this bid leaves it.
-        after = replace(lot_state(lot), current_bid=request.amount, high_bidder_id=bidder.sub)
-        floor = min_next_bid(after)
-        # One statement inserts the bid, moves the lot and queues the outbid e-mail.
-        params: dict[str, Any] = {
-            "b_lot_id": lot.id,
-            "b_bidder_id": bidder.sub,
-            "b_amount": request.amount,
-            "b_request_id": request.request_id,
-            "b_created_at": now,
-            "b_bid_count": bid_count,
-            "b_seq": bid_seq,
-        }
-        statement = _PLACE
-        outbid = previous_bidder is not None and previous_bidder != bidder.sub
-        if outbid:
-            assert previous_bidder is not None and previous_amount is not None
-            params |= outbid_email_params(
-                lot,
-                bidder_id=previous_bidder,
-                your_amount=previous_amount,
-                new_amount=request.amount,
-                min_next_bid=floor,
-            )
-            statement = _PLACE_AND_MAIL
-        bid_id = (await session.execute(statement, params)).scalar_one()
-        # The row changed in the database; the session's copy learns it without a flush.
-        for name, value in (
-            ("current_bid", request.amount),
-            ("high_bidder_id", bidder.sub),
-            ("high_bid_id", bid_id),
-            ("bid_count", bid_count),
-            ("seq", bid_seq),
-        ):
-            set_committed_value(lot, name, value)
-        bid = Bid(
-            id=bid_id,
-            lot_id=lot.id,
-            bidder_id=bidder.sub,
-            amount=request.amount,
-            request_id=request.request_id,
-            created_at=now,
-        )
-        new_end = extended_end(
-            lot.ends_at,
-            now,
-            window_seconds=settings.anti_sniping_window_seconds,
-            extension_seconds=settings.anti_sniping_extension_seconds,
-        )
-        extension_seq = None
-        if new_end is not None:
-            extension_seq = record(
-                uow, lot, "extended", {"from": lot.ends_at.isoformat(), "to": new_end.isoformat()}
-            )
-            lot.ends_at = new_end
-            await session.flush()
-
-        view = lot_view(context, lot)
-        alias = view["high_bidder"]
-        context.hub.to_lot_after_commit(
-            uow,
-            lot.id,
-            "bid_placed",
-            {
-                "lot_id": lot.id,
-                "seq": bid_seq,
-                "bid_id": bid.id,
-                "amount": bid.amount,
-                "bidder": alias,
-                "bid_count": lot.bid_count,
-                "ends_at": lot.ends_at,
-                "min_next_bid": view["min_next_bid"],
-                "created_at": bid.created_at,
-            },
-        )
-        if new_end is not None and extension_seq is not None:
-            context.hub.to_lot_after_commit(
-                uow,
-                lot.id,
-                "lot_extended",
-                {"lot_id": lot.id, "seq": extension_seq, "ends_at": lot.ends_at},
-            )
-            uow.after_commit(lambda: _schedule(context, lot.id, LotStatus.OPEN, now, new_end))
-        if outbid:
-            assert previous_bidder is not None
-            context.hub.to_user_after_commit(
-                uow,
-                previous_bidder,
-                "outbid",
-                {
-                    "lot_id": lot.id,
-                    "amount": bid.amount,
-                    "your_amount": previous_amount,
-                    "min_next_bid": view["min_next_bid"],
-                },
-            )
-        view["seq"] = lot.seq
-        return {"ok": True, "bid": _bid_view(bid, alias), "lot": view}
-
-
-def _replayed(context: AppContext, lot: Lot, earlier: Bid, request: BidRequest) -> dict[str, Any]:
-    if earlier.lot_id != request.lot_id or earlier.amount != request.amount:
-        raise conflict("conflict", "This request_id was already used for a different bid")
-    alias = bidder_alias(context, lot.id, earlier.bidder_id)
-    return {"ok": True, "bid": _bid_view(earlier, alias), "lot": lot_view(context, lot)}
+    The bid joins its lot's next batch (`server.auctions.batching`): bids that
+    arrive while a transaction for the lot is in flight share the next one.
+    """
+    batcher = context.bid_batcher
+    if batcher is None:
+        batcher = context.bid_batcher = LotBatcher(partial(place_batch, context))
+        batcher.observe_batch = context.metrics.bid_batch_size.observe
+    queued = QueuedBid(
+        bidder=bidder, lot_id=request.lot_id, amount=request.amount, request_id=request.request_id
+    )
+    return await batcher.submit(request.lot_id, queued)
 
 
 def _bid_view(bid: Bid, alias: str | None) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from server.core.ratelimit import RateLimiter
 from server.settings import Settings
 
 if TYPE_CHECKING:
+    from server.auctions.batching import LotBatcher
+    from server.auctions.bids import QueuedBid
     from server.core.metrics import Metrics
     from server.payments.gateway import StripeGateway
     from server.realtime.hub import Hub
@@ -29,6 +31,8 @@ class AppContext:
     seen_users: SeenUsers
     bid_limiter: RateLimiter
     scheduler: Scheduler | None = None
+    #: Bids queued per lot, applied in batches; made on the first bid.
+    bid_batcher: LotBatcher[QueuedBid] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

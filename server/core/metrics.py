@@ -36,6 +36,12 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=r,
         )
+        self.bid_batch_size = Histogram(
+            "auction_bid_batch_size",
+            "Bids applied together under one lot lock and one commit",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=r,
+        )
         self.sockets_connected = Gauge(
             "auction_sockets_connected", "Socket.IO connections on this process", registry=r
         )
