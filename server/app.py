@@ -17,6 +17,7 @@ from socketio import AsyncServer
 
 from server import auctions, notifications, payments
 from server import web as demo_page
+from server.contract import asyncapi
 from server.core import health, openapi
 from server.core.context import CONTEXT, AppContext
 from server.core.cors import cors_middleware
@@ -90,6 +91,7 @@ def create_app(
 
     health.setup_routes(app)
     openapi.setup_routes(app)
+    asyncapi.setup_routes(app)
     auctions.setup_routes(app)
     payments.setup_routes(app)
     user_views.setup_routes(app)

@@ -156,6 +156,8 @@ async def start_server(
             await client.disconnect()
         await running.http.close()
         await test_server.close()
+    for _, running in started:
+        running.check_contract()
 
 
 @pytest.fixture

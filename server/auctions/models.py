@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -19,16 +18,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from server.contract.statuses import LotStatus as LotStatus
 from server.core.db import Base, TimestampMixin
-
-
-class LotStatus(StrEnum):
-    SCHEDULED = "SCHEDULED"
-    OPEN = "OPEN"
-    PENDING_PAYMENT = "PENDING_PAYMENT"
-    SOLD = "SOLD"
-    UNSOLD = "UNSOLD"
-    CANCELED = "CANCELED"
 
 
 class Lot(TimestampMixin, Base):

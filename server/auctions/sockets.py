@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from server.auctions import service
+from server.contract.base import parse
+from server.contract.events import JoinLot, LeaveLot, PlaceBid
 from server.core.context import AppContext
 from server.core.errors import AppError
 from server.core.logging import bind
-from server.core.validation import lookup_id, payload_dict, required_int, required_text
 from server.realtime.hub import lot_room
 from server.realtime.namespace import Caller
 
 
 async def join_lot(context: AppContext, caller: Caller, payload: Any) -> dict[str, Any]:
-    lot_id = lookup_id(payload_dict(payload), "lot_id")
+    lot_id = parse(JoinLot, payload).lot_id
     # Join first, then read: an event racing the snapshot arrives twice, never zero times.
     await context.hub.sio.enter_room(caller.sid, lot_room(lot_id))
     try:
@@ -26,7 +27,7 @@ async def join_lot(context: AppContext, caller: Caller, payload: Any) -> dict[st
 
 
 async def leave_lot(context: AppContext, caller: Caller, payload: Any) -> dict[str, Any]:
-    lot_id = lookup_id(payload_dict(payload), "lot_id")
+    lot_id = parse(LeaveLot, payload).lot_id
     await context.hub.sio.leave_room(caller.sid, lot_room(lot_id))
     return {"ok": True}
 
@@ -35,11 +36,9 @@ async def place_bid(context: AppContext, caller: Caller, payload: Any) -> dict[s
     metrics = context.metrics
     try:
         identity = caller.require_user()
-        data = payload_dict(payload)
+        bid = parse(PlaceBid, payload)
         request = service.BidRequest(
-            lot_id=lookup_id(data, "lot_id"),
-            amount=required_int(data, "amount", minimum=1),
-            request_id=required_text(data, "request_id", max_length=128),
+            lot_id=bid.lot_id, amount=bid.amount, request_id=bid.request_id
         )
         with bind(sid=caller.sid, lot_id=request.lot_id, user=identity.sub):
             context.bid_limiter.check(identity.sub)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -19,21 +18,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from server.contract.statuses import PaymentStatus as PaymentStatus
 from server.core.db import Base, TimestampMixin
-
-
-class PaymentStatus(StrEnum):
-    CREATING = "CREATING"
-    REQUIRES_PAYMENT = "REQUIRES_PAYMENT"
-    REQUIRES_ACTION = "REQUIRES_ACTION"
-    PROCESSING = "PROCESSING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    EXPIRED = "EXPIRED"
-    CANCELED = "CANCELED"
-    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
-    REFUNDED = "REFUNDED"
-
 
 #: A payment in one of these states is still awaiting its buyer (or Stripe).
 AWAITING = (

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.contract.base import parse
+from server.contract.events import MyPayments
 from server.core.context import AppContext
-from server.core.validation import payload_dict
 from server.payments import service
 from server.realtime.namespace import Caller
 
 
 async def my_payments(context: AppContext, caller: Caller, payload: Any) -> dict[str, Any]:
     identity = caller.require_user()
-    payload_dict({} if payload is None else payload)
+    parse(MyPayments, {} if payload is None else payload)
     return {"ok": True, "payments": await service.payments_awaiting(context, identity.sub)}
 
 

@@ -1,4 +1,9 @@
-"""Real clients for tests: Socket.IO clients that record what they receive."""
+"""Real clients for tests: Socket.IO clients that record what they receive.
+
+Every event and every ack a `SocketClient` receives is checked against the
+AsyncAPI document (`tests.support.events_contract`): a bad ack fails the call
+at once, a bad event fails `wait_for` and the test's teardown.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +16,11 @@ from typing import Any
 import aiohttp
 import socketio
 
-SERVER_EVENTS = (
-    "bid_placed",
-    "lot_extended",
-    "lot_status",
-    "outbid",
-    "payment_required",
-    "payment_action_required",
-    "payment_failed",
-    "payment_succeeded",
-    "payment_expired",
-)
+from tests.support.events_contract import ack_problems, event_problems
+
+
+class ContractMismatch(AssertionError):
+    """The server sent something its AsyncAPI document does not describe."""
 
 
 class SocketClient:
@@ -32,16 +31,23 @@ class SocketClient:
         self.token = token
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        #: Events that did not match the AsyncAPI document: (event, data, problems).
+        self.mismatches: list[tuple[str, Any, list[str]]] = []
         self._changed = asyncio.Event()
-        for name in SERVER_EVENTS:
-            self.sio.on(name, self._recorder(name))
+        self.sio.on("*", self._record)
 
-    def _recorder(self, name: str) -> Callable[[Any], Any]:
-        async def record(data: Any) -> None:
-            self.events[name].append(data)
-            self._changed.set()
+    async def _record(self, name: str, data: Any = None) -> None:
+        problems = event_problems(name, data)
+        if problems:
+            self.mismatches.append((name, data, problems))
+        self.events[name].append(data)
+        self._changed.set()
 
-        return record
+    def check_contract(self) -> None:
+        """Fail if any event received so far did not match the AsyncAPI document."""
+        if self.mismatches:
+            lines = [f"{name} {data!r}: {'; '.join(why)}" for name, data, why in self.mismatches]
+            raise ContractMismatch("events not as the AsyncAPI document says:\n" + "\n".join(lines))
 
     async def connect(self) -> SocketClient:
         auth = {"token": self.token} if self.token is not None else None
@@ -59,7 +65,12 @@ class SocketClient:
             await self.sio.disconnect()
 
     async def call(self, event: str, data: Any = None, timeout: float = 10) -> Any:
-        return await self.sio.call(event, data, timeout=timeout)
+        """Emit `event` and return its ack, which must match the AsyncAPI document."""
+        ack = await self.sio.call(event, data, timeout=timeout)
+        problems = ack_problems(event, ack)
+        if problems:
+            raise ContractMismatch(f"ack of {event} {ack!r}: {'; '.join(problems)}")
+        return ack
 
     async def wait_for(
         self,
@@ -71,6 +82,7 @@ class SocketClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
+            self.check_contract()
             for data in self.events[event]:
                 if predicate(data):
                     return data
@@ -93,6 +105,11 @@ class ServerHandle:
     url: str
     make_token: Callable[..., str]
     _sockets: list[SocketClient]
+
+    def check_contract(self) -> None:
+        """Fail if any socket of this server received an event unlike the AsyncAPI document."""
+        for client in self._sockets:
+            client.check_contract()
 
     def headers(self, sub: str, role: str = "bidder") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.make_token(sub, role)}"}

@@ -221,3 +221,5 @@ class ProcessGroup:
         for process in self.started:
             forced = " (did not stop on SIGTERM: killed)" if process.forced_stop else ""
             print(f"--- log of process {process.name}{forced} ---\n{process.log()}")
+        for process in self.started:
+            process.check_contract()

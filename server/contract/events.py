@@ -1,0 +1,325 @@
+"""The Socket.IO contract (SPEC section 7): every payload, both directions, as a model.
+
+Client events (`join_lot`, ...) are `Contract` models: handlers parse with them,
+so a malformed payload is refused naming every bad field. What the server sends
+(room and user events, and the acks) are `Resource` models: the server builds
+them as plain dicts on its hot paths, the AsyncAPI document publishes their
+schemas, and the test suite checks every event and ack it receives against
+those schemas, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from server.contract.base import Amount, Contract, Id, Resource
+from server.contract.statuses import LotStatus, PaymentStatus
+
+#: A client's id for one bid, reused on a retry so the bid counts once.
+RequestId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"\S",
+        description="Chosen by the client (a UUID is ideal); a retry reuses it and places no "
+        "second bid",
+    ),
+]
+Seq = Annotated[int, Field(ge=1, description="The lot's event counter after this event")]
+Alias = Annotated[str, Field(description="A stable pseudonym of the bidder on this lot")]
+
+# --- client to server -------------------------------------------------------------------------
+
+
+class JoinLot(Contract):
+    """Join the lot's room; the ack carries a fresh snapshot."""
+
+    lot_id: Id
+
+
+class LeaveLot(Contract):
+    """Leave the lot's room."""
+
+    lot_id: Id
+
+
+class PlaceBid(Contract):
+    """Bid on an open lot. Needs a token."""
+
+    lot_id: Id
+    amount: Amount
+    request_id: RequestId
+
+
+class MyPayments(Contract):
+    """The payments awaiting the caller (PaymentInfo, client secrets included). Needs a token."""
+
+
+# --- what the server shows of lots, bids and payments ----------------------------------------
+
+
+class Lot(Resource):
+    """A lot's snapshot. `seq` is the latest lot event it includes."""
+
+    id: int
+    title: str
+    description: str
+    seller_id: str
+    currency: str
+    starting_price: int
+    has_reserve: bool
+    reserve_met: bool = Field(description="The reserve itself stays secret")
+    bid_increment: int | None
+    current_bid: int | None
+    bid_count: int
+    high_bidder: str | None
+    min_next_bid: int
+    starts_at: datetime
+    ends_at: datetime
+    status: LotStatus
+    seq: int = Field(ge=0)
+    closed_at: datetime | None
+
+
+class Bid(Resource):
+    id: int
+    lot_id: int
+    amount: int
+    bidder: str | None
+    created_at: datetime
+
+
+class Breakdown(Resource):
+    hammer: int
+    premium: int
+    total: int
+
+
+class PaymentInfo(Resource):
+    """A payment awaiting its buyer. Holds the client secret: sent to that buyer only."""
+
+    payment_id: int
+    lot_id: int
+    status: PaymentStatus
+    amount: int
+    currency: str
+    breakdown: Breakdown
+    client_secret: str | None = Field(description="For Stripe.js; null until the intent exists")
+    publishable_key: str
+    expires_at: datetime | None
+    attempt: int
+    attempts_left: int
+    offer_number: int = Field(description="1 for the winner, 2+ for later offers")
+
+
+# --- server to a lot room (`lot:{id}`) --------------------------------------------------------
+
+
+class BidPlaced(Resource):
+    lot_id: int
+    seq: Seq
+    bid_id: int
+    amount: int
+    bidder: Alias
+    bid_count: int
+    ends_at: datetime
+    min_next_bid: int
+    created_at: datetime
+
+
+class LotExtended(Resource):
+    """A late bid pushed the end out (anti-sniping)."""
+
+    lot_id: int
+    seq: Seq
+    ends_at: datetime
+
+
+class LotStatusChanged(Resource):
+    """Every status change. PENDING_PAYMENT means bidding is locked."""
+
+    lot_id: int
+    seq: Seq
+    status: LotStatus
+    reason: str = Field(
+        description="starts_at, ends_at, closed_by_seller, closed_by_admin, no_bids, "
+        "reserve_not_met, withdrawn, paid, offered_to_next_bidder, not_paid"
+    )
+    current_bid: int | None
+    high_bidder: str | None
+    ends_at: datetime
+    amount: int | None = Field(default=None, description="The hammer price, with SOLD")
+    offer_number: int | None = Field(
+        default=None, description="With offered_to_next_bidder: which offer this is"
+    )
+
+
+# --- server to one user (`user:{sub}`) --------------------------------------------------------
+
+
+class Outbid(Resource):
+    lot_id: int
+    amount: int = Field(description="The new highest bid")
+    your_amount: int
+    min_next_bid: int
+
+
+class PaymentActionRequired(Resource):
+    """The bank asks for more (3-D Secure and the like): finish it with Stripe.js."""
+
+    payment_id: int
+    lot_id: int
+
+
+class PaymentFailed(Resource):
+    payment_id: int
+    lot_id: int
+    failure_code: str | None
+    failure_message: str | None
+    attempts_left: int
+
+
+class PaymentSucceeded(Resource):
+    payment_id: int
+    lot_id: int
+    amount: int
+    currency: str
+    receipt_url: str
+
+
+class PaymentExpired(Resource):
+    payment_id: int
+    lot_id: int
+    reason: str = Field(description="window_elapsed, attempts_exhausted or canceled_at_stripe")
+
+
+# --- acks ------------------------------------------------------------------------------------
+
+
+class ErrorBody(Resource):
+    """`code` names the refusal (SPEC section 7). Some refusals carry more fields."""
+
+    code: str
+    message: str
+    fields: dict[str, str] | None = Field(
+        default=None,
+        description="With validation_error: each bad field (nested ones joined with dots) "
+        "and its message",
+    )
+    min_next_bid: int | None = Field(default=None, description="With bid_too_low")
+
+
+class ErrorAck(Resource):
+    ok: Literal[False]
+    error: ErrorBody
+
+
+class JoinLotAck(Resource):
+    ok: Literal[True]
+    lot: Lot
+
+
+class LeaveLotAck(Resource):
+    ok: Literal[True]
+
+
+class PlaceBidAck(Resource):
+    ok: Literal[True]
+    bid: Bid
+    lot: Lot
+
+
+class MyPaymentsAck(Resource):
+    ok: Literal[True]
+    payments: list[PaymentInfo]
+
+
+# --- the tables the AsyncAPI document and the handlers are built from ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientEvent:
+    """A client-to-server event: its payload and its successful ack."""
+
+    name: str
+    payload: type[Contract]
+    ack: type[Resource]
+    summary: str
+    needs_token: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServerEvent:
+    """A server-to-client event and the room it goes to."""
+
+    name: str
+    payload: type[Resource]
+    room: Literal["lot", "user"]
+    summary: str
+
+
+CLIENT_EVENTS: tuple[ClientEvent, ...] = (
+    ClientEvent(
+        name="join_lot",
+        payload=JoinLot,
+        ack=JoinLotAck,
+        summary="Join a lot's room and get its snapshot; re-join on a seq gap",
+    ),
+    ClientEvent(name="leave_lot", payload=LeaveLot, ack=LeaveLotAck, summary="Leave a lot's room"),
+    ClientEvent(
+        name="place_bid",
+        payload=PlaceBid,
+        ack=PlaceBidAck,
+        summary="Bid; a retried request_id returns the first result and places no second bid",
+        needs_token=True,
+    ),
+    ClientEvent(
+        name="my_payments",
+        payload=MyPayments,
+        ack=MyPaymentsAck,
+        summary="The payments awaiting the caller",
+        needs_token=True,
+    ),
+)
+
+SERVER_EVENTS: tuple[ServerEvent, ...] = (
+    ServerEvent(name="bid_placed", payload=BidPlaced, room="lot", summary="A bid was accepted"),
+    ServerEvent(
+        name="lot_extended", payload=LotExtended, room="lot", summary="The end moved later"
+    ),
+    ServerEvent(
+        name="lot_status", payload=LotStatusChanged, room="lot", summary="The status changed"
+    ),
+    ServerEvent(name="outbid", payload=Outbid, room="user", summary="Someone bid more than you"),
+    ServerEvent(
+        name="payment_required",
+        payload=PaymentInfo,
+        room="user",
+        summary="You won (or were offered) a lot: pay within the window. Sent again on "
+        "every connect while it awaits you",
+    ),
+    ServerEvent(
+        name="payment_action_required",
+        payload=PaymentActionRequired,
+        room="user",
+        summary="Your bank asks for authentication",
+    ),
+    ServerEvent(
+        name="payment_failed",
+        payload=PaymentFailed,
+        room="user",
+        summary="A card was declined; try again while attempts are left",
+    ),
+    ServerEvent(name="payment_succeeded", payload=PaymentSucceeded, room="user", summary="Paid"),
+    ServerEvent(
+        name="payment_expired",
+        payload=PaymentExpired,
+        room="user",
+        summary="The payment window ended unpaid",
+    ),
+)
