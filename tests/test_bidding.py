@@ -162,6 +162,24 @@ async def test_malformed_bids_get_error_acks(server, db, payload):
     assert alice.sio.connected
 
 
+async def test_a_malformed_bid_is_refused_naming_every_bad_field(server, db):
+    lot = await create_lot(server, starting_price=1)
+    before = await _snapshot(db)
+    alice = await server.socket("alice")
+    ack = await alice.call(
+        "place_bid", {"lot_id": str(lot["id"]), "amount": 1.5, "request_id": " ", "max": 9}
+    )
+    assert ack["error"]["code"] == "validation_error"
+    assert ack["error"]["fields"] == {
+        "lot_id": "'lot_id' must be an integer",
+        "amount": "'amount' must be an integer",
+        "request_id": "'request_id' must not be empty",
+        "max": "'max' is not a field of this request",
+    }
+    assert ack["error"]["message"] == "; ".join(ack["error"]["fields"].values())
+    assert await _snapshot(db) == before
+
+
 @pytest.mark.parametrize("event", ["join_lot", "leave_lot", "my_payments", "no_such_event"])
 @pytest.mark.parametrize("payload", [None, "x", 3, [1], {"lot_id": "abc"}])
 async def test_every_event_answers_malformed_payloads(server, event, payload):
