@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.core import safejson
 from server.core.auth import Identity, bearer_token, decode_token
 from server.core.context import context_of
 from server.core.errors import (
@@ -80,7 +81,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not raw:
         return {}
     try:
-        body = json.loads(raw)
+        body = safejson.loads(raw)
+    except safejson.NestedTooDeep as exc:
+        raise ValidationError(f"Request body: {exc}") from None
     except (ValueError, UnicodeDecodeError):
         raise ValidationError("Request body is not valid JSON") from None
     if not isinstance(body, dict):

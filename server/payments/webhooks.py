@@ -9,7 +9,6 @@ answer 500, so Stripe delivers again.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from server.core import safejson
 from server.core.context import AppContext, context_of
 from server.core.db import UnitOfWork
 from server.core.errors import ValidationError
@@ -59,7 +59,9 @@ def verify(payload: bytes, header: str | None, secrets: tuple[str, ...]) -> dict
     else:
         raise ValidationError("Stripe-Signature does not match, or is too old")
     try:
-        event = json.loads(text)
+        event = safejson.loads(text)
+    except safejson.NestedTooDeep as exc:
+        raise ValidationError(f"Webhook body: {exc}") from None
     except ValueError:
         raise ValidationError("Webhook body is not JSON") from None
     if (

@@ -14,7 +14,9 @@ from typing import Any
 
 import socketio
 
+from server.core import safejson
 from server.core.db import UnitOfWork
+from server.realtime.packets import GuardedPacket
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,10 +43,14 @@ def _dumps(obj: Any, **kwargs: Any) -> str:
 
 
 class _CompactJson:
-    """JSON module for Socket.IO packets: compact separators, datetimes as ISO text."""
+    """JSON module for Socket.IO packets: compact separators, datetimes as ISO text.
+
+    Decoding goes through `safejson.loads`, which refuses JSON nested too deeply
+    before the parser recurses into it.
+    """
 
     dumps = staticmethod(_dumps)
-    loads = staticmethod(json.loads)
+    loads = staticmethod(safejson.loads)
 
 
 def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
@@ -64,6 +70,8 @@ def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
         client_manager=manager,
         cors_allowed_origins=cors,
         json=_CompactJson,
+        # Too-deep JSON in an event still gets an error ack (server.realtime.packets).
+        serializer=GuardedPacket,
         # No per-connection deflate state: it costs memory for every idle socket
         # (see server.realtime.compression for websockets).
         http_compression=False,

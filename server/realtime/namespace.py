@@ -17,9 +17,10 @@ import socketio
 
 from server.core.auth import Identity, decode_token
 from server.core.context import AppContext
-from server.core.errors import AppError, Unauthorized, unavailable_for
+from server.core.errors import AppError, Unauthorized, ValidationError, unavailable_for
 from server.core.logging import bind
 from server.realtime.hub import user_room
+from server.realtime.packets import MALFORMED_EVENT
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,8 @@ class AuctionNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return await super().trigger_event(event, *args)
         sid = args[0]
         payload = args[1] if len(args) > 1 else None
+        if event == MALFORMED_EVENT:
+            return error_ack(ValidationError(str(payload)))
         handler = self.handlers.get(event)
         if handler is None:
             return error_ack(AppError(f"Unknown event {event!r}", code="validation_error"))
