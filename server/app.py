@@ -29,6 +29,7 @@ from server.core.metrics import Metrics
 from server.core.ratelimit import RateLimiter
 from server.payments.gateway import StripeGateway
 from server.payments.models import PaymentStatus
+from server.realtime import polling
 from server.realtime.compression import without_websocket_deflate
 from server.realtime.hub import Hub, make_socketio_server
 from server.realtime.namespace import AuctionNamespace
@@ -68,7 +69,7 @@ def create_app(
         client_max_size=settings.max_request_bytes,
     )
     sio = make_socketio_server(settings)
-    sio.attach(app, socketio_path="socket.io")
+    polling.attach(app, sio)  # sio.attach(app), with a guard on long-polling POSTs
     gateway = StripeGateway(settings)
     context = AppContext(
         settings=settings,
