@@ -17,8 +17,8 @@ from socketio import AsyncServer
 
 from server import auctions, notifications, payments
 from server import web as demo_page
-from server.contract import asyncapi
-from server.core import health, openapi
+from server.contract import asyncapi, openapi
+from server.core import health
 from server.core.context import CONTEXT, AppContext
 from server.core.cors import cors_middleware
 from server.core.db import Database
@@ -91,7 +91,7 @@ def create_app(
     sio.register_namespace(namespace)
 
     health.setup_routes(app)
-    openapi.setup_routes(app)
+    openapi.setup_routes(app, settings)
     asyncapi.setup_routes(app)
     auctions.setup_routes(app)
     payments.setup_routes(app)

@@ -19,16 +19,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.contract.statuses import LotStatus as LotStatus
-from server.core.db import Base, TimestampMixin
+from server.core.db import Base, TimestampMixin, one_of
 
 
 class Lot(TimestampMixin, Base):
     __tablename__ = "lots"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('SCHEDULED','OPEN','PENDING_PAYMENT','SOLD','UNSOLD','CANCELED')",
-            name="status",
-        ),
+        CheckConstraint(one_of("status", LotStatus), name="status"),
         CheckConstraint("starting_price > 0", name="starting_price_positive"),
         CheckConstraint("reserve_price IS NULL OR reserve_price > 0", name="reserve_positive"),
         CheckConstraint("bid_increment IS NULL OR bid_increment > 0", name="increment_positive"),

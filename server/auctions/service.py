@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -26,68 +26,19 @@ from server.auctions.lifecycle import (
     utcnow,
 )
 from server.auctions.models import Bid, Lot, LotStatus
+from server.contract.lots import NewLot
 from server.core.auth import Identity
 from server.core.context import AppContext
-from server.core.errors import Forbidden, NotFound, ValidationError, conflict
-from server.core.money import chargeable_step, is_currency_code
-from server.core.validation import integer, required_int, required_text, text, timestamp
+from server.core.errors import Forbidden, NotFound, conflict
 from server.payments import service as payments
 
 log = logging.getLogger(__name__)
 
-MAX_LOT_DURATION = timedelta(days=90)
 
-
-@dataclass(frozen=True, slots=True)
-class LotDraft:
-    title: str
-    description: str
-    currency: str
-    starting_price: int
-    reserve_price: int | None
-    bid_increment: int | None
-    starts_at: datetime | None
-    ends_at: datetime
-
-
-def parse_lot_draft(data: dict[str, Any]) -> LotDraft:
-    currency = data.get("currency")
-    if not is_currency_code(currency):
-        raise ValidationError("'currency' must be a lowercase ISO 4217 code such as 'usd'")
-    assert isinstance(currency, str)
-    starting_price = required_int(data, "starting_price", minimum=1)
-    reserve_price = integer(data, "reserve_price", minimum=1, required=False)
-    bid_increment = integer(data, "bid_increment", minimum=1, required=False)
-    step = chargeable_step(currency)
-    for name, value in (
-        ("starting_price", starting_price),
-        ("reserve_price", reserve_price),
-        ("bid_increment", bid_increment),
-    ):
-        if value is not None and value % step:
-            raise ValidationError(f"'{name}' in {currency} must be a multiple of {step}")
-    return LotDraft(
-        title=required_text(data, "title", max_length=200),
-        description=text(data, "description", max_length=10_000, required=False, allow_empty=True)
-        or "",
-        currency=currency,
-        starting_price=starting_price,
-        reserve_price=reserve_price,
-        bid_increment=bid_increment,
-        starts_at=timestamp(data, "starts_at", required=False),
-        ends_at=timestamp(data, "ends_at") or utcnow(),
-    )
-
-
-async def create_lot(context: AppContext, seller: Identity, draft: LotDraft) -> dict[str, Any]:
+async def create_lot(context: AppContext, seller: Identity, draft: NewLot) -> dict[str, Any]:
+    """Create the lot `draft` describes; `parse(NewLot, ...)` has checked every rule."""
     now = utcnow()
     starts_at = draft.starts_at or now
-    if draft.ends_at <= now:
-        raise ValidationError("'ends_at' must be in the future")
-    if draft.ends_at <= starts_at:
-        raise ValidationError("'ends_at' must be after 'starts_at'")
-    if draft.ends_at - starts_at > MAX_LOT_DURATION:
-        raise ValidationError("A lot may run for at most 90 days")
     status = LotStatus.SCHEDULED if starts_at > now else LotStatus.OPEN
     async with context.db.unit_of_work() as uow:
         await context.seen_users.ensure(uow, seller)

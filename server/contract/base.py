@@ -110,6 +110,16 @@ def _strip(value: str) -> str:
     return value.strip()
 
 
+#: What a field's pattern means, for its refusal message ("'sub' must be letters, ...").
+_PATTERN_MESSAGES: dict[str, str] = {}
+
+
+def matching(pattern: str, meaning: str, **field: Any) -> Any:
+    """A `Field` whose value must match `pattern`; a mismatch says `'name' {meaning}`."""
+    _PATTERN_MESSAGES[pattern] = meaning
+    return Field(pattern=pattern, **field)
+
+
 #: Surrounding whitespace removed once the field is otherwise valid (lengths count it).
 STRIPPED = AfterValidator(_strip)
 #: Something other than whitespace; the schema says so with the same pattern.
@@ -187,8 +197,10 @@ def _message(error: ErrorDetails) -> str:
     if kind == "string_too_short":
         return f"must be at least {ctx['min_length']} characters"
     if kind == "string_pattern_mismatch":
-        blank = ctx.get("pattern") == BLANK_PATTERN
-        return "must not be empty" if blank else "is not in the right form"
+        pattern = str(ctx.get("pattern"))
+        if pattern == BLANK_PATTERN:
+            return "must not be empty"
+        return _PATTERN_MESSAGES.get(pattern, "is not in the right form")
     if kind in ("enum", "literal_error"):
         return f"must be one of {ctx['expected']}"
     if kind == "value_error":

@@ -1,4 +1,4 @@
-"""Lot and payment statuses, defined once.
+"""Lot, payment and refund statuses and user roles, defined once.
 
 The domain models (and their CHECK constraints), the handlers and the published
 schemas all take them from here. This module imports nothing of the server, so
@@ -30,3 +30,17 @@ class PaymentStatus(StrEnum):
     CANCELED = "CANCELED"
     PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
     REFUNDED = "REFUNDED"
+
+
+class RefundStatus(StrEnum):
+    """`pending` until Stripe answers (or while it reports the refund pending)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Role(StrEnum):
+    BIDDER = "bidder"
+    SELLER = "seller"
+    ADMIN = "admin"

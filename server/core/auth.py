@@ -10,8 +10,8 @@ import jwt
 
 from server.core.errors import Unauthorized
 from server.settings import Settings
+from server.users.models import ROLES
 
-ROLES = ("bidder", "seller", "admin")
 ALGORITHM = "HS256"
 
 

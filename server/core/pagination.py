@@ -1,24 +1,17 @@
-"""Opaque cursors for keyset pagination (newest first, by id)."""
+"""Cursors for keyset pagination (newest first, by id).
+
+A cursor is the id the next page starts below, written in decimal. Clients
+treat it as opaque; it is plain so that the published schema can say exactly
+which cursors exist (`server.contract.common.Cursor`), and a cursor that does
+not fit is refused by the query model before it gets here.
+"""
 
 from __future__ import annotations
 
-import base64
-
-from server.core.errors import ValidationError
-
 
 def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+    return str(last_id)
 
 
 def decode_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        if kind != "id" or not (value.isascii() and value.isdigit()) or len(value) > 18:
-            raise ValueError
-        return int(value)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError("'cursor' is not a cursor this server issued") from None
+    return int(cursor) if cursor else None

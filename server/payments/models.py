@@ -19,7 +19,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.contract.statuses import PaymentStatus as PaymentStatus
-from server.core.db import Base, TimestampMixin
+from server.contract.statuses import RefundStatus as RefundStatus
+from server.core.db import Base, TimestampMixin, one_of
 
 #: A payment in one of these states is still awaiting its buyer (or Stripe).
 AWAITING = (
@@ -31,7 +32,6 @@ AWAITING = (
 #: The sale happened (money was taken, possibly returned later).
 PAID = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
 
-_STATUS_LIST = ",".join(f"'{s.value}'" for s in PaymentStatus)
 _AWAITING_LIST = ",".join(f"'{s.value}'" for s in AWAITING)
 _PAID_LIST = ",".join(f"'{s.value}'" for s in PAID)
 
@@ -39,7 +39,7 @@ _PAID_LIST = ",".join(f"'{s.value}'" for s in PAID)
 class Payment(TimestampMixin, Base):
     __tablename__ = "payments"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_STATUS_LIST})", name="status"),
+        CheckConstraint(one_of("status", PaymentStatus), name="status"),
         CheckConstraint(
             "hammer > 0 AND premium >= 0 AND amount = hammer + premium", name="amounts"
         ),
@@ -121,7 +121,10 @@ class PaymentAttempt(Base):
 
 class Refund(Base):
     __tablename__ = "refunds"
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(one_of("status", RefundStatus), name="status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     payment_id: Mapped[int] = mapped_column(

@@ -7,18 +7,18 @@ Payment records are private to their buyer (and admins): responses say
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 
 from aiohttp import web
 
+from server.contract.base import parse
+from server.contract.payments import AdminPaymentsQuery, CreateIntent, PaymentsQuery, RefundRequest
+from server.contract.query import parse_query, path_id
 from server.core.context import context_of
-from server.core.errors import AppError, Forbidden, Unavailable, ValidationError
+from server.core.errors import AppError, Forbidden, Unavailable
 from server.core.http import json_response, read_json, require_identity
 from server.core.pagination import decode_cursor, encode_cursor
-from server.core.validation import integer, lookup_id, path_id, query_int, text
 from server.payments import receipts, records, refunds, service, webhooks
 from server.payments.gateway import StripeUnavailable
-from server.payments.models import PaymentStatus
 
 PRIVATE = {"Cache-Control": "private, no-store"}
 _QVALUE = re.compile(r"([01])(?:\.(\d{0,3}))?")
@@ -27,28 +27,29 @@ _QVALUE = re.compile(r"([01])(?:\.(\d{0,3}))?")
 async def create_intent(request: web.Request) -> web.Response:
     """The live PaymentInfo awaiting the caller for a lot; idempotent."""
     buyer = require_identity(request)
-    lot_id = lookup_id(await read_json(request), "lot_id")
-    info = await service.payment_for_lot(context_of(request), buyer.sub, lot_id)
+    body = parse(CreateIntent, await read_json(request))
+    info = await service.payment_for_lot(context_of(request), buyer.sub, body.lot_id)
     return _private(json_response(info))  # it holds the client secret
 
 
 async def my_payments(request: web.Request) -> web.Response:
     viewer = require_identity(request)
-    where = records.PaymentFilter(buyer_id=viewer.sub, status=_status(request.query))
-    return await _page(request, where, for_admin=False)
+    query = parse_query(PaymentsQuery, request.query)
+    where = records.PaymentFilter(buyer_id=viewer.sub, status=query.status)
+    return await _page(request, query, where, for_admin=False)
 
 
 async def admin_payments(request: web.Request) -> web.Response:
     """Any user's payments, for admins: `?status=&disputed=&buyer_id=&lot_id=&limit=&cursor=`."""
     require_identity(request, "admin")
-    query = request.query
+    query = parse_query(AdminPaymentsQuery, request.query)
     where = records.PaymentFilter(
-        buyer_id=query.get("buyer_id") or None,
-        status=_status(query),
-        disputed=_flag(query, "disputed"),
-        lot_id=query_int(query, "lot_id", default=0, minimum=1, maximum=2**63 - 1) or None,
+        buyer_id=query.buyer_id,
+        status=query.status,
+        disputed=query.disputed,
+        lot_id=query.lot_id,
     )
-    return await _page(request, where, for_admin=True)
+    return await _page(request, query, where, for_admin=True)
 
 
 async def get_payment(request: web.Request) -> web.Response:
@@ -89,12 +90,10 @@ async def refund_payment(request: web.Request) -> web.Response:
         # learns that refunds are for admins.
         await records.require_visible(context_of(request), payment_id, admin)
         raise Forbidden("Refunds are made by admins")
-    body = await read_json(request)
-    amount = integer(body, "amount", minimum=1, required=False)
-    reason = text(body, "reason", max_length=500, required=False)
+    body = parse(RefundRequest, await read_json(request))
     context = context_of(request)
     refund_id, sent = await refunds.refund_payment(
-        context, payment_id, amount=amount, reason=reason, requested_by=admin.sub
+        context, payment_id, amount=body.amount, reason=body.reason, requested_by=admin.sub
     )
     refund = await records.refund_record(context, refund_id)
     if isinstance(sent.error, StripeUnavailable):
@@ -115,34 +114,17 @@ async def refund_payment(request: web.Request) -> web.Response:
 
 
 async def _page(
-    request: web.Request, where: records.PaymentFilter, *, for_admin: bool
+    request: web.Request, query: PaymentsQuery, where: records.PaymentFilter, *, for_admin: bool
 ) -> web.Response:
-    limit = query_int(request.query, "limit", default=50, minimum=1, maximum=200)
     items, next_id = await records.list_payments(
         context_of(request),
         where,
-        limit=limit,
-        before_id=decode_cursor(request.query.get("cursor")),
+        limit=query.limit,
+        before_id=decode_cursor(query.cursor),
         for_admin=for_admin,
     )
     cursor = encode_cursor(next_id) if next_id is not None else None
     return _private(json_response({"items": items, "next_cursor": cursor}))
-
-
-def _status(query: Mapping[str, str]) -> str | None:
-    status = query.get("status") or None
-    if status is not None and status not in PaymentStatus.__members__:
-        raise ValidationError(f"'status' must be one of {', '.join(PaymentStatus.__members__)}")
-    return status
-
-
-def _flag(query: Mapping[str, str], name: str) -> bool | None:
-    raw = (query.get(name) or "").lower()
-    if not raw:
-        return None
-    if raw not in ("true", "false"):
-        raise ValidationError(f"'{name}' must be true or false")
-    return raw == "true"
 
 
 def _private(response: web.Response) -> web.Response:

@@ -7,15 +7,16 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.core.db import Base, TimestampMixin
+from server.contract.statuses import Role
+from server.core.db import Base, TimestampMixin, one_of
 
-ROLES = ("bidder", "seller", "admin")
+ROLES = tuple(role.value for role in Role)
 
 
 class User(TimestampMixin, Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('bidder', 'seller', 'admin')", name="role"),
+        CheckConstraint(one_of("role", Role), name="role"),
         CheckConstraint("strikes >= 0", name="strikes_nonnegative"),
     )
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
+from server.contract.base import parse
+from server.contract.users import DevLoginRequest
 from server.core.auth import issue_token
 from server.core.context import context_of
-from server.core.errors import ValidationError
 from server.core.http import json_response, read_json
 from server.core.money import THREE_DECIMAL, ZERO_DECIMAL
-from server.core.validation import required_text
 from server.devtools.seed import DEMO_USERS
 from server.settings import Settings
 from server.web.pages import stripe_js_url
@@ -60,11 +60,7 @@ async def dev_login(request: web.Request) -> web.Response:
     settings = context_of(request).settings
     if not settings.dev_mode:
         raise web.HTTPNotFound()
-    sub = required_text(await read_json(request), "sub", max_length=64)
-    if not _SUB.match(sub):
-        raise ValidationError(
-            "'sub' must be letters, digits and . _ @ - (starting with a letter or digit)"
-        )
+    sub = parse(DevLoginRequest, await read_json(request)).sub
     known = {demo_sub: (role, name) for demo_sub, role, name in DEMO_USERS}
     role, name = known.get(sub, ("bidder", sub))
     token = issue_token(settings, sub=sub, role=role, name=name, ttl_seconds=DEV_TOKEN_TTL_SECONDS)

@@ -1,0 +1,161 @@
+"""Lots and bids over HTTP: the new lot a seller sends, the lots and bids anyone reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from server.auctions.lifecycle import utcnow
+from server.contract.base import (
+    MAX_AMOUNT,
+    NOT_BLANK,
+    STRIPPED,
+    Amount,
+    Contract,
+    Resource,
+    Timestamp,
+)
+from server.contract.common import Cursor
+from server.contract.query import Query
+from server.contract.statuses import LotStatus
+from server.core.money import chargeable_step
+
+MAX_LOT_DURATION = timedelta(days=90)
+
+MONEY = "An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500)"
+#: Lowercase ISO 4217; the lot model narrows it to the currencies Stripe charges in.
+CurrencyCode = Annotated[
+    str, Field(pattern=r"^[a-z]{3}$", description="ISO 4217, lowercase", examples=["usd"])
+]
+
+
+class NewLot(Contract):
+    """`POST /api/lots`. Every problem is reported at once, unknown fields by name."""
+
+    title: Annotated[str, Field(max_length=200), NOT_BLANK, STRIPPED]
+    description: Annotated[str, Field(max_length=10_000), STRIPPED] = ""
+    currency: CurrencyCode
+    starting_price: Annotated[Amount, Field(description=MONEY)]
+    reserve_price: Annotated[Amount | None, Field(description="Secret. " + MONEY)] = None
+    bid_increment: Annotated[
+        Amount | None, Field(description="Default: the standard increment table. " + MONEY)
+    ] = None
+    starts_at: Annotated[Timestamp | None, Field(description="Default: now")] = None
+    ends_at: Timestamp
+
+    def problems(self, context: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+        """The rules no static schema can state: prices against the currency, times against now."""
+        now = utcnow()
+        step = chargeable_step(self.currency)
+        for name in ("starting_price", "reserve_price", "bid_increment"):
+            value = getattr(self, name)
+            if value is not None and value % step:
+                yield name, f"'{name}' in {self.currency} must be a multiple of {step}"
+        start = self.starts_at or now
+        if self.ends_at <= now:
+            yield "ends_at", "'ends_at' must be in the future"
+        elif self.ends_at <= start:
+            yield "ends_at", "'ends_at' must be after 'starts_at'"
+        elif self.ends_at - start > MAX_LOT_DURATION:
+            yield "ends_at", "A lot may run for at most 90 days"
+
+
+class LotsQuery(Query):
+    status: LotStatus | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    cursor: Cursor | None = None
+
+
+class BidsQuery(Query):
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+
+
+class Lot(Resource):
+    """A lot as everyone sees it. The reserve itself stays secret."""
+
+    id: int
+    title: str
+    description: str
+    seller_id: str
+    currency: CurrencyCode
+    starting_price: Annotated[int, Field(description=MONEY)]
+    has_reserve: bool
+    reserve_met: Annotated[bool, Field(description="The reserve itself stays secret")]
+    bid_increment: Annotated[
+        int | None, Field(description="Null: the standard increment table. " + MONEY)
+    ]
+    current_bid: Annotated[int | None, Field(description="The highest bid placed. " + MONEY)]
+    bid_count: int
+    high_bidder: Annotated[str | None, Field(description="The high bidder's alias, not their id")]
+    min_next_bid: Annotated[int, Field(description=MONEY)]
+    starts_at: datetime
+    ends_at: datetime
+    status: LotStatus
+    seq: Annotated[int, Field(description="The lot's event counter: the seq of its latest event")]
+    closed_at: datetime | None
+
+
+class LotPage(Resource):
+    items: list[Lot]
+    next_cursor: Annotated[str | None, Field(description="Null on the last page")]
+
+
+class Bid(Resource):
+    id: int
+    lot_id: int
+    amount: Annotated[int, Field(description=MONEY)]
+    bidder: Annotated[str | None, Field(description="The bidder's alias")]
+    created_at: datetime
+
+
+class BidList(Resource):
+    items: Annotated[list[Bid], Field(description="Newest first")]
+
+
+def new_lot_schema(schema: dict[str, Any], *, premium_bps: int) -> dict[str, Any]:
+    """`NewLot` with the price rules of each currency, one `oneOf` branch per kind of currency.
+
+    A static schema cannot compare two fields or a time with now (reserve
+    against start, `ends_at` in the future): those are in `problems` only, and
+    listed under `x-also-checked`.
+    """
+    branches = []
+    for codes, step, minimum, maximum in currency_rules(premium_bps):
+        properties = dict(schema["properties"])
+        if codes is None:
+            listed = sorted(
+                {code for group in currency_rules(premium_bps) for code in group[0] or ()}
+            )
+            properties["currency"] = {**properties["currency"], "not": {"enum": listed}}
+        else:
+            properties["currency"] = {"type": "string", "enum": codes}
+        price = {"type": "integer", "minimum": minimum, "maximum": maximum}
+        if step > 1:
+            price["multipleOf"] = step
+        for name in ("starting_price", "reserve_price", "bid_increment"):
+            limits = dict(price, minimum=step) if name == "bid_increment" else price
+            described = {"description": schema["properties"][name].get("description", "")}
+            properties[name] = (
+                {**limits, **described}
+                if name == "starting_price"
+                else {**limits, "type": ["integer", "null"], **described}
+            )
+        branches.append({**schema, "properties": properties})
+    return {
+        "description": schema.get("description", ""),
+        "oneOf": branches,
+        "x-also-checked": [
+            "`reserve_price` is at least `starting_price`",
+            "`ends_at` is in the future and after `starts_at`; a lot runs at most 90 days",
+        ],
+    }
+
+
+def currency_rules(premium_bps: int) -> list[tuple[list[str] | None, int, int, int]]:
+    """(currencies, step, lowest price, highest price); None: every other currency code."""
+    from server.core.money import THREE_DECIMAL
+
+    return [(sorted(THREE_DECIMAL), 10, 10, MAX_AMOUNT - MAX_AMOUNT % 10), (None, 1, 1, MAX_AMOUNT)]

@@ -1,0 +1,351 @@
+"""The OpenAPI 3.1 document of the HTTP API, served at `/api/openapi.json`.
+
+Every schema in it is generated from the contract models the handlers parse
+with (`server.contract`). What stays written by hand is this table: each
+operation's path, who may call it, its models and its status codes.
+tests/test_openapi.py checks that every route the app serves is in it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from server.contract import lots, payments, users
+from server.contract.common import Error, Health
+from server.contract.query import Query
+from server.contract.schema import Schema, component_schemas, parameters, ref
+from server.core.http import json_response
+from server.settings import Settings
+
+JSON = "application/json"
+
+ERRORS = {
+    400: ("validation_error", "The request is not valid; `fields` names each bad field"),
+    401: ("unauthorized", "A valid bearer token is required"),
+    403: ("forbidden", "The caller's role or relation to the resource does not allow this"),
+    404: ("not_found", "No such resource, or not the caller's"),
+    409: ("conflict", "The resource's state does not allow this; the code names the state"),
+    413: ("validation_error", "The request body is larger than 1 MiB"),
+    429: ("rate_limited", "Too many requests"),
+    502: ("refund_failed", "Stripe refused the request"),
+    503: ("unavailable", "A service this depends on is unavailable; retry later"),
+}
+#: Path parameters by name: ids are positive integers, a user is their token's `sub`.
+PATH_PARAMETERS: dict[str, Schema] = {
+    "lot_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    "payment_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    "sub": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One row of the table: the rest of the operation is generated from its models."""
+
+    method: str
+    path: str
+    summary: str
+    response: type[BaseModel] | Schema | None
+    ok: int = 200
+    errors: tuple[int, ...] = ()
+    auth: bool = False
+    body: type[BaseModel] | None = None
+    query: type[Query] | None = None
+    responses: dict[str, Schema] = field(default_factory=dict)
+    #: Models the hand-written `responses` refer to.
+    refers_to: tuple[type[BaseModel], ...] = ()
+    extra: Schema = field(default_factory=dict)
+
+
+def _auth(*roles: str) -> tuple[int, ...]:
+    return (401, 403) if roles else (401,)
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("get", "/healthz", "Process alive", Health),
+    Operation(
+        "get",
+        "/readyz",
+        "Database reachable and migrated to head",
+        Health,
+        responses={"503": {"description": "Not ready", "content": {JSON: {"schema": ref(Health)}}}},
+    ),
+    Operation(
+        "get",
+        "/metrics",
+        "Prometheus metrics",
+        None,
+        responses={
+            "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+        },
+    ),
+    Operation("get", "/api/openapi.json", "This document", {"type": "object"}),
+    Operation(
+        "post",
+        "/api/lots",
+        "Create a lot (seller, admin)",
+        lots.Lot,
+        ok=201,
+        errors=(400, *_auth("seller"), 413),
+        auth=True,
+        body=lots.NewLot,
+    ),
+    Operation(
+        "get",
+        "/api/lots",
+        "List lots, newest first",
+        lots.LotPage,
+        errors=(400,),
+        query=lots.LotsQuery,
+    ),
+    Operation("get", "/api/lots/{lot_id}", "A lot", lots.Lot, errors=(404,)),
+    Operation(
+        "get",
+        "/api/lots/{lot_id}/bids",
+        "A lot's bids, newest first",
+        lots.BidList,
+        errors=(400, 404),
+        query=lots.BidsQuery,
+    ),
+    Operation(
+        "post",
+        "/api/lots/{lot_id}/close",
+        "Close now: the hammer falls (admin, the lot's seller)",
+        lots.Lot,
+        errors=(*_auth("seller"), 404, 409),
+        auth=True,
+    ),
+    Operation(
+        "post",
+        "/api/lots/{lot_id}/cancel",
+        "Withdraw a lot that is not yet closed (admin, the lot's seller)",
+        lots.Lot,
+        errors=(*_auth("seller"), 404, 409),
+        auth=True,
+    ),
+    Operation(
+        "post",
+        "/api/payments/create-intent",
+        "The payment awaiting the caller for a lot; idempotent."
+        " 409 `no_pending_payment` when there is none",
+        payments.PaymentInfo,
+        errors=(400, 401, 404, 409, 413, 503),
+        auth=True,
+        body=payments.CreateIntent,
+    ),
+    Operation(
+        "get",
+        "/api/payments/my-payments",
+        "The caller's payments, newest first",
+        payments.PaymentPage,
+        errors=(400, 401),
+        auth=True,
+        query=payments.PaymentsQuery,
+    ),
+    Operation(
+        "get",
+        "/api/payments/{payment_id}",
+        "A payment with its attempts and refunds (its buyer, admin)",
+        payments.Payment,
+        errors=(401, 404),
+        auth=True,
+    ),
+    Operation(
+        "get",
+        "/api/payments/{payment_id}/receipt",
+        "The receipt; `Accept: text/html` gives a printable page (its buyer, admin)."
+        " 409 `no_receipt` until the payment succeeded",
+        None,
+        errors=(401, 404, 409),
+        auth=True,
+        responses={
+            "200": {
+                "description": "OK",
+                "content": {
+                    JSON: {"schema": ref(payments.Receipt)},
+                    "text/html": {"schema": {"type": "string"}},
+                },
+            }
+        },
+        refers_to=(payments.Receipt,),
+    ),
+    Operation(
+        "post",
+        "/api/payments/{payment_id}/refund",
+        "Refund all that is left (default) or `amount`, never more than was paid"
+        " (admin). 201 once refunded, 202 while Stripe reports it pending",
+        payments.RefundResult,
+        ok=201,
+        errors=(400, *_auth("admin"), 404, 409, 413, 502, 503),
+        auth=True,
+        body=payments.RefundRequest,
+        responses={
+            "202": {
+                "description": "Accepted; Stripe reports the refund pending",
+                "content": {JSON: {"schema": ref(payments.RefundResult)}},
+            }
+        },
+    ),
+    Operation(
+        "post",
+        "/api/payments/webhook",
+        "Stripe events, verified by `Stripe-Signature` over the raw body",
+        None,
+        body=payments.StripeEvent,
+        responses={
+            "200": {"description": "Recorded (also redeliveries and ignored events)"},
+            "400": {
+                "description": "Bad signature or payload",
+                "content": {JSON: {"schema": ref(Error)}},
+            },
+            "413": {
+                "description": "`validation_error`: larger than 1 MiB",
+                "content": {JSON: {"schema": ref(Error)}},
+            },
+            "500": {"description": "Applying failed; Stripe delivers again"},
+        },
+        extra={
+            "parameters": [
+                {
+                    "name": "Stripe-Signature",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            ]
+        },
+    ),
+    Operation(
+        "get",
+        "/api/admin/payments",
+        "Any user's payments (admin)",
+        payments.PaymentPage,
+        errors=(400, *_auth("admin")),
+        auth=True,
+        query=payments.AdminPaymentsQuery,
+    ),
+    Operation(
+        "get",
+        "/api/admin/users/{sub}",
+        "A user, their strikes and suspension (admin)",
+        users.User,
+        errors=(*_auth("admin"), 404),
+        auth=True,
+    ),
+    Operation(
+        "post",
+        "/api/admin/users/{sub}/lift-suspension",
+        "Clear a suspended user's strikes so they may bid again (admin)."
+        " 409 `not_suspended` otherwise",
+        users.User,
+        errors=(*_auth("admin"), 404, 409),
+        auth=True,
+    ),
+    Operation(
+        "get",
+        "/api/demo/config",
+        "What the demo page needs: publishable key, Stripe.js location, currencies",
+        users.DemoConfig,
+    ),
+    Operation(
+        "post",
+        "/api/dev/login",
+        "Development mode only (404 otherwise): a token for a demo user, no password",
+        users.DevLogin,
+        errors=(400, 404, 413),
+        body=users.DevLoginRequest,
+    ),
+)
+
+
+def _operation(operation: Operation) -> Schema:
+    responses: dict[str, Schema] = {str(operation.ok): {"description": "OK"}}
+    if operation.ok == 201:
+        responses["201"]["description"] = "Created"
+    schema = operation.response
+    if schema is not None:
+        content = ref(schema) if isinstance(schema, type) else schema
+        responses[str(operation.ok)]["content"] = {JSON: {"schema": content}}
+    for status in operation.errors:
+        code, meaning = ERRORS[status]
+        responses[str(status)] = {
+            "description": f"`{code}`: {meaning}",
+            "content": {JSON: {"schema": ref(Error)}},
+        }
+    responses.update(operation.responses)
+    result: Schema = {"summary": operation.summary, "responses": dict(sorted(responses.items()))}
+    if operation.auth:
+        result["security"] = [{"bearerAuth": []}]
+    found = [
+        {"name": name, "in": "path", "required": True, "schema": PATH_PARAMETERS[name]}
+        for name in re.findall(r"\{(\w+)\}", operation.path)
+    ]
+    if operation.query is not None:
+        found += parameters(operation.query)
+    if found:
+        result["parameters"] = found
+    if operation.body is not None:
+        result["requestBody"] = {
+            "required": True,
+            "content": {JSON: {"schema": ref(operation.body)}},
+        }
+    for key, value in operation.extra.items():
+        result[key] = [*result.get(key, []), *value] if isinstance(value, list) else value
+    return result
+
+
+def _models() -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = [Error]
+    for operation in OPERATIONS:
+        for model in (operation.response, operation.body):
+            if isinstance(model, type):
+                found.append(model)
+        found += operation.refers_to
+    return found
+
+
+def document(settings: Settings | None = None) -> dict[str, Any]:
+    paths: dict[str, dict[str, Schema]] = {}
+    for operation in OPERATIONS:
+        paths.setdefault(operation.path, {})[operation.method] = _operation(operation)
+    schemas = component_schemas(_models())
+    premium_bps = settings.buyer_premium_bps if settings is not None else 0
+    schemas["NewLot"] = lots.new_lot_schema(schemas["NewLot"], premium_bps=premium_bps)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Auction payment server",
+            "version": "1",
+            "description": (
+                "Live auctions over Socket.IO, winners' payments through Stripe. "
+                "Amounts are integers in the currency's minor unit. Errors are "
+                '`{"error": {"code", "message"}}`; a `validation_error` also has '
+                "`fields`, each bad field with its message."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }
+
+
+DOCUMENT = web.AppKey("openapi_document", dict[str, Any])
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return json_response(request.app[DOCUMENT])
+
+
+def setup_routes(app: web.Application, settings: Settings | None = None) -> None:
+    app[DOCUMENT] = document(settings)
+    app.router.add_get("/api/openapi.json", openapi_json)

@@ -1,0 +1,174 @@
+"""Payments over HTTP: what a buyer asks for and reads, and what an admin refunds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from server.contract.base import STRIPPED, Amount, Contract, Id, Resource
+from server.contract.common import Cursor
+from server.contract.lots import MONEY, CurrencyCode
+from server.contract.query import Query
+from server.contract.statuses import PaymentStatus, RefundStatus
+
+
+class CreateIntent(Contract):
+    """`POST /api/payments/create-intent`."""
+
+    lot_id: Id
+
+
+class RefundRequest(Contract):
+    """`POST /api/payments/{id}/refund`: all that is left by default."""
+
+    amount: Annotated[Amount | None, Field(description="Default: all that is left. " + MONEY)] = (
+        None
+    )
+    reason: Annotated[
+        str | None,
+        Field(min_length=1, max_length=500, pattern=r"\S", description="Kept with the refund"),
+        STRIPPED,
+    ] = None
+
+
+class PaymentsQuery(Query):
+    status: PaymentStatus | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    cursor: Cursor | None = None
+
+
+class AdminPaymentsQuery(PaymentsQuery):
+    disputed: bool | None = None
+    buyer_id: Annotated[str | None, Field(max_length=255)] = None
+    lot_id: Id | None = None
+
+
+class Breakdown(Resource):
+    hammer: Annotated[int, Field(description="The winning bid. " + MONEY)]
+    premium: Annotated[int, Field(description="The buyer's premium. " + MONEY)]
+    total: Annotated[int, Field(description="hammer + premium. " + MONEY)]
+
+
+class PaymentInfo(Resource):
+    """What the buyer needs to pay with Stripe.js. Holds the client secret: the buyer's only."""
+
+    payment_id: int
+    lot_id: int
+    status: PaymentStatus
+    amount: Annotated[int, Field(description="The total to pay. " + MONEY)]
+    currency: CurrencyCode
+    breakdown: Breakdown
+    client_secret: Annotated[str | None, Field(description="For Stripe.js; sent to the buyer only")]
+    publishable_key: str
+    expires_at: datetime | None
+    attempt: Annotated[int, Field(description="Which confirmation attempt this is, from 1")]
+    attempts_left: int
+    offer_number: Annotated[
+        int, Field(description="1 for the winner, 2 for the next bidder offered the lot...")
+    ]
+
+
+class Attempt(Resource):
+    at: datetime
+    outcome: str
+    failure_code: str | None
+    failure_message: str | None
+
+
+class Refund(Resource):
+    id: int
+    payment_id: int
+    amount: Annotated[int, Field(description=MONEY)]
+    reason: str | None
+    status: RefundStatus
+    created_at: datetime
+    requested_by: Annotated[str | None, Field(description="The admin who asked for it")] = None
+
+
+class Card(Resource):
+    brand: str | None
+    last4: str
+
+
+class Payment(Resource):
+    """A payment record: its state, attempts and refunds. Never the client secret."""
+
+    id: int
+    lot_id: int
+    lot_title: str
+    buyer_id: str
+    status: PaymentStatus
+    amount: Annotated[int, Field(description="The total. " + MONEY)]
+    currency: CurrencyCode
+    breakdown: Breakdown
+    refunded_amount: Annotated[int, Field(description=MONEY)]
+    offer_number: Annotated[
+        int, Field(description="1 for the winner, 2 for the next bidder offered the lot...")
+    ]
+    expires_at: datetime | None
+    attempts_count: Annotated[int, Field(description="Failed confirmations so far")]
+    attempts_left: int
+    end_reason: str | None
+    disputed: bool
+    receipt_number: str | None
+    receipt_url: str | None
+    paid_at: datetime | None
+    card: Card | None
+    created_at: datetime
+    updated_at: datetime
+    attempts: Annotated[
+        list[Attempt] | None, Field(description="Oldest first; in a single payment's view")
+    ] = None
+    refunds: Annotated[list[Refund] | None, Field(description="In a single payment's view")] = None
+    dispute_reason: Annotated[str | None, Field(description="Admins only")] = None
+    stripe_payment_intent_id: Annotated[str | None, Field(description="Admins only")] = None
+
+
+class PaymentPage(Resource):
+    items: list[Payment]
+    next_cursor: Annotated[str | None, Field(description="Null on the last page")]
+
+
+class RefundResult(Resource):
+    refund: Refund
+    payment: Payment
+
+
+class PaymentMethod(Resource):
+    type: str
+    brand: str | None
+    last4: str | None
+
+
+class Party(Resource):
+    id: str
+    name: str | None
+    email: Annotated[str | None, Field(description="The buyer's only")] = None
+
+
+class Receipt(Resource):
+    receipt_number: str
+    payment_id: int
+    status: PaymentStatus
+    lot_id: int
+    lot_title: str
+    currency: CurrencyCode
+    hammer: Annotated[int, Field(description=MONEY)]
+    premium: Annotated[int, Field(description=MONEY)]
+    total: Annotated[int, Field(description=MONEY)]
+    refunded: Annotated[int, Field(description=MONEY)]
+    formatted: Annotated[dict[str, str], Field(description="The amounts above, for people")]
+    payment_method: PaymentMethod | None
+    paid_at: datetime
+    seller: Party
+    buyer: Party
+
+
+class StripeEvent(Resource):
+    """A Stripe event, verified by its signature and applied by its `type`."""
+
+    id: str
+    type: str
+    data: dict[str, Any]

@@ -1,0 +1,57 @@
+"""Users as admins see them, and the demo page's sign-in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from server.contract.base import Contract, Resource, matching
+from server.contract.statuses import Role
+
+
+class User(Resource):
+    sub: str
+    role: Role
+    email: str | None
+    name: str | None
+    strikes: Annotated[int, Field(description="Expired payment windows counted against the user")]
+    suspended: Annotated[bool, Field(description="Too many strikes to bid")]
+    suspension_lifted_at: datetime | None
+    created_at: datetime
+
+
+class DevLoginRequest(Contract):
+    """`POST /api/dev/login` (development mode only)."""
+
+    sub: Annotated[
+        str,
+        Field(max_length=64),
+        matching(
+            r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$",
+            "must be letters, digits and . _ @ - (starting with a letter or digit)",
+            description="A demo user's name, or any new one: no password",
+        ),
+    ]
+
+
+class DevUser(Resource):
+    sub: str
+    role: Role
+    name: str | None
+
+
+class DevLogin(Resource):
+    token: str
+    expires_in: Annotated[int, Field(description="Seconds")]
+    user: DevUser
+
+
+class DemoConfig(Resource):
+    """What the demo page needs: public facts only."""
+
+    dev_mode: bool
+    stripe: dict[str, Any]
+    currencies: dict[str, Any]
+    demo_users: list[DevUser]
