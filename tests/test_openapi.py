@@ -39,6 +39,7 @@ ANYONE = {
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/api/openapi.json"),
+    ("get", "/api/asyncapi.json"),
     ("get", "/api/lots"),
     ("get", "/api/lots/{}"),
     ("get", "/api/lots/{}/bids"),

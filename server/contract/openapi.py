@@ -86,6 +86,12 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("get", "/api/openapi.json", "This document", {"type": "object"}),
     Operation(
+        "get",
+        "/api/asyncapi.json",
+        "The AsyncAPI 3 document of the Socket.IO events",
+        {"type": "object"},
+    ),
+    Operation(
         "post",
         "/api/lots",
         "Create a lot (seller, admin)",
