@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import partial
 
 from aiohttp import web
 from socketio import AsyncServer
@@ -81,6 +82,9 @@ def create_app(
         bid_limiter=RateLimiter(settings.bid_rate_per_second, settings.bid_rate_burst),
     )
     app[CONTEXT] = context
+    if context.hub.redis_link is not None:
+        context.hub.redis_link.metrics = context.metrics
+        context.hub.redis_link.latest_seqs = partial(auctions.latest_seqs, context)
     app[PREPARE] = list(prepare)
 
     namespace = AuctionNamespace(

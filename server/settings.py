@@ -59,6 +59,8 @@ class Settings:
     stripe_create_lease_seconds: float = 30.0
     max_request_bytes: int = 1024 * 1024
     socketio_channel: str = "auction-socketio"
+    #: The longest wait between two attempts to re-subscribe to Redis.
+    redis_retry_max_seconds: float = 2.0
     email_retry_base_seconds: float = 5.0
     #: How long a stopping server waits for in-flight requests and jobs.
     shutdown_timeout_seconds: float = 10.0
@@ -125,6 +127,7 @@ def _tuning(reader: _Reader) -> dict[str, object]:
         "reconcile_interval_seconds",
         "stripe_retry_base_seconds",
         "shutdown_timeout_seconds",
+        "redis_retry_max_seconds",
     ):
         value = reader.number(f"AUCTION_{name.upper()}")
         if value is not None:

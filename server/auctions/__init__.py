@@ -13,6 +13,7 @@ SOCKET_HANDLERS: dict[str, SocketHandler] = {
     "place_bid": sockets.place_bid,
 }
 CONNECT_HOOKS: list[ConnectHook] = []
+latest_seqs = sockets.latest_seqs
 
 setup_routes = views.setup_routes
 rebuild_schedule = tasks.rebuild_schedule

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from server.auctions import service
+from server.auctions.models import Lot
 from server.contract.base import parse
 from server.contract.events import JoinLot, LeaveLot, PlaceBid
 from server.core.context import AppContext
@@ -49,3 +52,10 @@ async def place_bid(context: AppContext, caller: Caller, payload: Any) -> dict[s
         raise
     metrics.bids_accepted.inc()
     return ack
+
+
+async def latest_seqs(context: AppContext, lot_ids: list[int]) -> dict[int, int]:
+    """Each lot's latest `seq`, for the `resync` hint after a Redis outage."""
+    async with context.db.unit_of_work() as uow:
+        rows = await uow.session.execute(select(Lot.id, Lot.seq).where(Lot.id.in_(lot_ids)))
+        return {int(lot_id): int(seq) for lot_id, seq in rows}

@@ -140,6 +140,19 @@ class LotExtended(Resource):
     ends_at: datetime
 
 
+class Resync(Resource):
+    """Events of this lot may have been lost (the link between server processes was
+    down): re-join the lot (`join_lot`) for a fresh snapshot, as on a `seq` gap."""
+
+    lot_id: int
+    seq: int = Field(
+        ge=0,
+        description="The lot's latest seq when this was sent (0 if it could not be read): "
+        "a client that has seen it missed nothing, but re-joining is always safe",
+    )
+    reason: Literal["redis_reconnected"]
+
+
 class LotStatusChanged(Resource):
     """Every status change. PENDING_PAYMENT means bidding is locked."""
 
@@ -294,6 +307,12 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
     ),
     ServerEvent(
         name="lot_status", payload=LotStatusChanged, room="lot", summary="The status changed"
+    ),
+    ServerEvent(
+        name="resync",
+        payload=Resync,
+        room="lot",
+        summary="Events of this lot may have been missed: re-join it for a fresh snapshot",
     ),
     ServerEvent(name="outbid", payload=Outbid, room="user", summary="Someone bid more than you"),
     ServerEvent(

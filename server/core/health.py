@@ -1,4 +1,11 @@
-"""Liveness and readiness."""
+"""Liveness and readiness.
+
+`/readyz` is 503 only for what stops this process from working (the database
+unreachable or not migrated). A Redis outage is reported but stays 200
+(`"status": "degraded", "redis": "unreachable"`): taking every replica out of
+the load balancer because their shared Redis is down would turn lost
+cross-process events into a total outage.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +40,15 @@ async def readyz(request: web.Request) -> web.Response:
             },
             status=503,
         )
-    return json_response({"status": "ready", "revision": current})
+    body: dict[str, object] = {"status": "ready", "revision": current}
+    link = context.hub.redis_link
+    if link is not None:
+        # Degraded, not failing: this process still serves its own clients; only
+        # events from the other processes are missing until Redis is back.
+        body["redis"] = "connected" if link.reachable else "unreachable"
+        if not link.reachable:
+            body["status"] = "degraded"
+    return json_response(body)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -67,6 +67,19 @@ class Metrics:
         self.emails = Counter(
             "auction_emails", "Outbox e-mails, by outcome", ["outcome"], registry=r
         )
+        self.redis_up = Gauge(
+            "auction_redis_up",
+            "1 while this process is subscribed to Redis, 0 while it is not (or without Redis)",
+            registry=r,
+        )
+        self.redis_publish_failures = Counter(
+            "auction_redis_publish_failures",
+            "Emits that could not be published to the other processes",
+            registry=r,
+        )
+        self.redis_reconnects = Counter(
+            "auction_redis_reconnects", "Redis outages this process recovered from", registry=r
+        )
         self.scrape_errors = Counter(
             "auction_metrics_refresh_errors",
             "Scrapes whose database read failed (the last values were served)",

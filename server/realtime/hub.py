@@ -17,6 +17,7 @@ import socketio
 from server.core import safejson
 from server.core.db import UnitOfWork
 from server.realtime.packets import GuardedPacket
+from server.realtime.redis_link import RedisLink, ResilientRedisManager
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,11 @@ class _CompactJson:
 def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
     manager = None
     if settings.redis_url:
-        manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.socketio_channel)
+        manager = ResilientRedisManager(
+            settings.redis_url,
+            channel=settings.socketio_channel,
+            max_backoff=settings.redis_retry_max_seconds,
+        )
     if settings.cors_origins:
         cors: Any = list(settings.cors_origins)
         if "*" in settings.cors_origins:
@@ -89,6 +94,12 @@ class Hub:
 
     def __init__(self, sio: socketio.AsyncServer) -> None:
         self.sio = sio
+
+    @property
+    def redis_link(self) -> RedisLink | None:
+        """The Redis link's state, when events travel through Redis."""
+        link = getattr(self.sio.manager, "link", None)
+        return link if isinstance(link, RedisLink) else None
 
     async def to_lot(self, lot_id: int, event: str, data: dict[str, Any]) -> None:
         await self.sio.emit(event, data, room=lot_room(lot_id))
