@@ -6,12 +6,24 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from server.settings import Settings, SettingsError
+
+DISTRIBUTION = "auction-payment-server"
+
+
+def version() -> str:
+    """The installed distribution's version (pyproject.toml is the one source)."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # pragma: no cover - a bare source tree
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"{DISTRIBUTION} {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("serve", help="run the server (HOST, PORT)")

@@ -19,7 +19,8 @@ from socketio import AsyncServer
 from server import auctions, notifications, payments
 from server import web as demo_page
 from server.contract import asyncapi, openapi
-from server.core import health
+from server.core import health, metrics_endpoint
+from server.core.access_log import access_log_middleware
 from server.core.context import CONTEXT, AppContext
 from server.core.cors import cors_middleware
 from server.core.db import Database
@@ -63,6 +64,7 @@ def create_app(
     app = web.Application(
         middlewares=[
             request_context_middleware,
+            access_log_middleware,
             without_websocket_deflate(),
             cors_middleware(settings.cors_origins),
             error_middleware,
@@ -95,6 +97,7 @@ def create_app(
     sio.register_namespace(namespace)
 
     health.setup_routes(app)
+    metrics_endpoint.setup_routes(app)
     openapi.setup_routes(app, settings)
     asyncapi.setup_routes(app)
     auctions.setup_routes(app)
@@ -104,6 +107,7 @@ def create_app(
     demo_page.setup_routes(app)
 
     app.cleanup_ctx.append(_database_ctx)
+    app.cleanup_ctx.append(metrics_endpoint.metrics_listener_ctx)
     app.cleanup_ctx.append(_stripe_ctx)
     if run_scheduler:
         app.cleanup_ctx.append(_scheduler_ctx)

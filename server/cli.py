@@ -40,7 +40,7 @@ async def _database(settings: Settings) -> AsyncIterator[Database]:
 
 
 async def migrate(settings: Settings) -> int:
-    configure_logging(json_logs=False)
+    configure_logging(settings.log_level, json_logs=False)
     async with _database(settings) as db:
         await upgrade(db.engine)
     print("database migrated to head")
@@ -50,7 +50,7 @@ async def migrate(settings: Settings) -> int:
 async def seed(settings: Settings, *, first_close_minutes: float = 3.0) -> int:
     from server.devtools.seed import seed_demo
 
-    configure_logging(json_logs=False)
+    configure_logging(settings.log_level, json_logs=False)
     async with _database(settings) as db:
         created = await seed_demo(db, first_close_minutes=first_close_minutes)
     print(f"seeded {created} demo lots")
@@ -91,14 +91,14 @@ def _run(app: web.Application, settings: Settings) -> int:
 
 
 def serve(settings: Settings) -> int:
-    configure_logging()
+    configure_logging(settings.log_level)
     return _run(create_app(settings), settings)
 
 
 def dev(settings: Settings, *, seed: bool = True) -> int:
     from server.devtools.seed import seed_demo
 
-    configure_logging(json_logs=False)
+    configure_logging(settings.log_level, json_logs=False)
     for name, value in settings.extra.items():
         print(f"dev: generated {name}={value}", file=sys.stderr)
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 ExpiryPolicy = Literal["next_bidder", "unsold"]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo", "placeholder"}
 
@@ -46,6 +48,12 @@ class Settings:
     nonpayment_strikes: int = 2
     smtp_url: str | None = None
     cors_origins: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    #: `/metrics` wants `Authorization: Bearer <metrics_token>` when set.
+    metrics_token: str | None = None
+    #: A separate listener for `/metrics` (then it is no longer on `port`).
+    metrics_port: int | None = None
+    metrics_host: str | None = None
     dev_mode: bool = False
     # Tuning knobs that are not part of the public contract; tests shorten them.
     sweep_interval_seconds: float = 1.0
@@ -91,7 +99,7 @@ class Settings:
             data_dir=Path(reader.text("DATA_DIR", "./var")),
             host=reader.text("HOST", "127.0.0.1"),
             port=reader.integer("PORT", 8080, minimum=0, maximum=65535),
-            redis_url=reader.url("REDIS_URL", schemes=("redis", "rediss", "unix")),
+            redis_url=reader.redis_url(),
             stripe_api_base=reader.url("STRIPE_API_BASE", schemes=("http", "https")),
             jwt_issuer=reader.optional("JWT_ISSUER"),
             jwt_audience=reader.optional("JWT_AUDIENCE"),
@@ -108,6 +116,10 @@ class Settings:
             nonpayment_strikes=reader.integer("NONPAYMENT_STRIKES", 2, minimum=1),
             smtp_url=reader.url("SMTP_URL", schemes=("smtp", "smtps")),
             cors_origins=reader.origins("CORS_ORIGINS"),
+            log_level=reader.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+            metrics_token=reader.optional_secret("METRICS_TOKEN", min_length=16),
+            metrics_port=reader.metrics_port(),
+            metrics_host=reader.optional("METRICS_HOST"),
             dev_mode=dev,
             extra=reader.generated,
         )
@@ -212,8 +224,12 @@ class _Reader:
             raise SettingsError(f"{name} must be between 0 and 86400, got {raw}")
         return value
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+    def choice(
+        self, name: str, default: str, choices: tuple[str, ...], *, upper: bool = False
+    ) -> str:
         value = self.text(name, default)
+        if upper:
+            value = value.upper()
         if value not in choices:
             raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
         return value
@@ -226,6 +242,29 @@ class _Reader:
         if parts.scheme not in schemes or not (parts.netloc or parts.path):
             raise SettingsError(f"{name} must be a {'/'.join(schemes)} URL, got a malformed value")
         return value
+
+    def optional_secret(self, name: str, *, min_length: int) -> str | None:
+        value = self.optional(name)
+        if value is not None:
+            self._check_secret(name, value, prefix="", min_length=min_length)
+        return value
+
+    def redis_url(self) -> str | None:
+        value = self.url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+        if value is not None and importlib.util.find_spec("redis") is None:
+            raise SettingsError(
+                "REDIS_URL is set but the redis package is not installed: "
+                "pip install 'auction-payment-server[redis]'"
+            )
+        return value
+
+    def metrics_port(self) -> int | None:
+        if self.optional("METRICS_PORT") is None:
+            return None
+        port = self.integer("METRICS_PORT", 0, minimum=1, maximum=65535)
+        if port == self.integer("PORT", 8080, minimum=0, maximum=65535):
+            raise SettingsError("METRICS_PORT must differ from PORT")
+        return port
 
     def database_url(self) -> str | None:
         value = self.optional("DATABASE_URL")

@@ -27,6 +27,8 @@ from tests.support.services import LocalStripe, TestDatabase, redis_url
 
 WEBHOOK_SECRET = "whsec_test_" + "a" * 24
 JWT_SECRET = "test-jwt-secret-" + "b" * 24
+METRICS_TOKEN = "test-metrics-token-" + "m" * 16
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -96,6 +98,7 @@ def settings(test_database: TestDatabase, localstripe: LocalStripe) -> Settings:
         database_url=test_database.url,
         stripe_api_base=localstripe.url,
         redis_url=None,
+        metrics_token=METRICS_TOKEN,
         sweep_interval_seconds=0.25,
         stripe_retry_base_seconds=0.2,
         outbox_interval_seconds=0.2,

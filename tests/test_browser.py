@@ -18,16 +18,11 @@ from sqlalchemy import select
 from server.auctions.models import Lot
 from server.payments.models import Payment, PaymentAttempt
 from server.realtime.hub import lot_room
-from server.web.pages import socketio_dist_candidates
 from tests.support.browser import CHROMIUM, DESKTOP, LAUNCH_ARGS, PHONE, BidderPage, until
 from tests.support.factories import bid, create_lot
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
-if not any((folder / "socket.io.min.js").is_file() for folder in socketio_dist_candidates()):
-    pytest.skip(
-        "socket.io-client not installed (npm is missing?): run `npm ci`", allow_module_level=True
-    )
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)

@@ -5,15 +5,13 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from server.core.errors import NotFound, Unavailable
+from server.core.errors import NotFound
 from server.web.demo import demo_config
 from server.web.pages import (
     REAL_STRIPE_JS,
     STATIC_DIR,
     content_security_policy,
-    socketio_dist_candidates,
     static_file,
-    vendor_file,
 )
 from tests.conftest import JWT_SECRET
 
@@ -53,26 +51,16 @@ def test_static_paths_cannot_escape_or_reach_hidden_files(tmp_path):
     assert static_file(STATIC_DIR, "index.html").name == "index.html"
 
 
-async def test_the_socketio_client_comes_from_node_modules(server):
-    installed = any((d / "socket.io.min.js").is_file() for d in socketio_dist_candidates())
-    if not installed:
-        pytest.skip("socket.io-client not installed (npm is missing?): run `npm ci`")
+async def test_the_socketio_client_is_served_from_the_package(server):
     async with server.http.get(server.url + "/vendor/socket.io.min.js") as response:
         assert response.status == 200
         assert "javascript" in response.content_type
         assert "Socket.IO v4" in (await response.text())[:200]
-    status, body = await server.request("GET", "/vendor/package.json")
-    assert (status, body["error"]["code"]) == (404, "not_found")
-
-
-def test_a_missing_socketio_client_is_a_503_that_says_how_to_install_it(tmp_path):
-    with pytest.raises(Unavailable) as refusal:
-        vendor_file("socket.io.min.js", (tmp_path / "a", tmp_path / "b"))
-    assert refusal.value.status == 503
-    assert "npm ci" in refusal.value.message
-    (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "socket.io.min.js").write_text("io")
-    assert vendor_file("socket.io.min.js", (tmp_path / "a", tmp_path / "b")).read_text() == "io"
+    async with server.http.get(server.url + "/vendor/socket.io.min.js.map") as response:
+        assert response.status == 200
+    for name in ("package.json", "LICENSE", "..%2Fapp.css"):
+        status, body = await server.request("GET", f"/vendor/{name}")
+        assert (status, body["error"]["code"]) == (404, "not_found"), name
 
 
 async def test_the_config_points_the_page_at_the_stripe_stand_in(server, localstripe):

@@ -100,21 +100,32 @@ def test_localstripe_is_for_development_only(compose):
 
 
 def test_dockerfile_builds_a_slim_non_root_image(dockerfile):
-    assert _instructions(dockerfile, "FROM")[0] in (
-        "${PYTHON_IMAGE} AS base",
-        "python:3.12-slim AS base",
-    )
+    stages = _instructions(dockerfile, "FROM")
+    assert stages[0] in ("${PYTHON_IMAGE} AS build", "python:3.12-slim AS build")
+    assert "${PYTHON_IMAGE} AS base" in stages
     assert "ARG PYTHON_IMAGE=python:3.12-slim" in dockerfile
     users = _instructions(dockerfile, "USER")
     assert users, "no USER instruction"
     assert users[-1] not in ("root", "0", "0:0")
     last_stage = dockerfile.rsplit("\nFROM ", 1)[1]
     assert last_stage.startswith("base AS runtime"), "the default target must be production"
-    # The production stage installs no dev extras.
-    base_stage = dockerfile.split("\nFROM base AS dev")[0]
-    assert "pip install -e ." in base_stage
-    assert "[dev" not in base_stage
-    assert "localstripe" not in base_stage
+
+
+def test_dockerfile_installs_the_locked_wheel_without_dev_tools(dockerfile):
+    build_stage = dockerfile.split("\nFROM build AS build-dev")[0]
+    syncs = [line for line in _instructions(build_stage, "RUN") if "uv sync" in line]
+    assert syncs, "the image installs from uv.lock"
+    for sync in syncs:
+        assert "--frozen" in sync and "--no-dev" in sync, sync
+        assert "--group" not in sync, sync
+    assert "--no-editable" in syncs[-1], "the project goes in as a wheel"
+    assert "pip install -e" not in dockerfile
+    # The production stage copies only the virtualenv: no source tree, no stand-in.
+    base_stage = dockerfile.split("\nFROM ${PYTHON_IMAGE} AS base")[1].split("\nFROM base AS dev")[
+        0
+    ]
+    assert _instructions(base_stage, "COPY") == ["--from=build /opt/venv /opt/venv"]
+    assert "localstripe" not in base_stage and "standin" not in base_stage
 
 
 def test_dockerfile_serves_with_a_healthcheck(dockerfile):
@@ -127,13 +138,14 @@ def test_dockerfile_serves_with_a_healthcheck(dockerfile):
     assert "curl" not in dockerfile
 
 
-def test_dockerfile_copies_what_migrations_need(dockerfile):
+def test_dockerfile_copies_what_the_build_needs(dockerfile):
     copies = " ".join(_instructions(dockerfile, "COPY"))
-    # The migrations are part of the package (server/migrations).
-    for path in ("server", "pyproject.toml"):
+    # The migrations and the Socket.IO bundle are package data (server/...).
+    for path in ("server", "pyproject.toml", "uv.lock", "README.md", "LICENSE"):
         assert re.search(rf"(^|\s){re.escape(path)}(\s|$)", copies), path
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "var", ".env"} <= set(ignored)
+    assert "uv.lock" not in ignored
 
 
 def test_nginx_passes_websocket_upgrades_and_keeps_sessions_sticky():
@@ -154,3 +166,15 @@ def test_the_example_env_names_every_required_secret():
     example = Path(ROOT / "deploy" / "example.env").read_text()
     for name in (*REQUIRED_SECRETS, "JWT_SECRET"):
         assert re.search(rf"^{name}=\S+", example, re.M), name
+
+
+def test_metrics_stay_inside_the_network(compose):
+    services = compose["services"]
+    for name in SERVERS:
+        environment = services[name]["environment"]
+        port = environment["METRICS_PORT"]
+        assert port != environment["PORT"], name
+        assert str(port) in [str(p) for p in services[name].get("expose", [])], name
+        assert "ports" not in services[name], name
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert re.search(r"location = /metrics \{\s*return 404;", conf)

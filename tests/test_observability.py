@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.core.logging import JsonFormatter
-from tests.conftest import JWT_SECRET, WEBHOOK_SECRET
+from tests.conftest import JWT_SECRET, METRICS_AUTH, WEBHOOK_SECRET
 from tests.support import stripe as fake_browser
 from tests.support.factories import bid, create_lot
 from tests.support.sales import connect, sold_lot, won_lot
@@ -150,7 +150,7 @@ async def test_metrics_after_a_small_flow(start_server, localstripe, db):
     assert status == 400
 
     async def scrape() -> dict[Any, float]:
-        status, text = await server.request("GET", "/metrics")
+        status, text = await server.request("GET", "/metrics", headers=METRICS_AUTH)
         assert status == 200
         return samples(text)
 

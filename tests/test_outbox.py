@@ -20,6 +20,7 @@ from server.notifications.models import OutboxMessage
 from server.notifications.outbox import enqueue_email
 from server.notifications.worker import MAX_ATTEMPTS, deliver_due_emails, retry_delay
 from server.settings import SettingsError
+from tests.conftest import METRICS_AUTH
 from tests.support.services import free_port, wait_for
 from tests.support.smtp import SmtpSink
 
@@ -95,7 +96,7 @@ async def seconds_until_due(db: Database, message_id: int) -> tuple[int, float]:
 
 
 async def email_metrics(server: Any) -> dict[str, float]:
-    status, body = await server.request("GET", "/metrics")
+    status, body = await server.request("GET", "/metrics", headers=METRICS_AUTH)
     assert status == 200
     return {
         sample.labels["outcome"]: sample.value

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -33,7 +33,6 @@ class AppContext:
     scheduler: Scheduler | None = None
     #: Bids queued per lot, applied in batches; made on the first bid.
     bid_batcher: LotBatcher[QueuedBid] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 CONTEXT = web.AppKey("context", AppContext)

@@ -1,4 +1,4 @@
-"""Liveness and readiness.
+"""Liveness and readiness (`/metrics` is in server.core.metrics_endpoint).
 
 `/readyz` is 503 only for what stops this process from working (the database
 unreachable or not migrated). A Redis outage is reported but stays 200
@@ -51,19 +51,6 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response(body)
 
 
-async def metrics(request: web.Request) -> web.Response:
-    context = context_of(request)
-    await context.metrics.refresh(context.db)
-    body = context.metrics.render()
-    return web.Response(
-        body=body,
-        content_type="text/plain",
-        charset="utf-8",
-        headers={"X-Content-Type-Options": "nosniff"},
-    )
-
-
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)

@@ -1,6 +1,8 @@
 """The one place that talks to Stripe.
 
-Async, API version pinned by the library, idempotency keys derived from our
+Stripe API version 2026-10-28.endive, pinned by the library (stripe 16.x, the one
+major pyproject.toml allows; tests/test_packaging.py checks the two agree).
+Async, idempotency keys derived from our
 own ids, every call bounded by a timeout, and Stripe's errors translated into
 ours: `StripeUnavailable` (try again later) or `StripeRejected` (Stripe said no).
 """

@@ -6,7 +6,7 @@ from typing import Any
 
 from server.core.context import AppContext
 from server.core.money import Breakdown
-from server.payments.models import Payment, PaymentAttempt, PaymentStatus, Refund
+from server.payments.models import Payment, PaymentAttempt, Refund
 
 
 def breakdown_of(payment: Payment) -> dict[str, int]:
@@ -100,7 +100,3 @@ def payment_record(
         record["dispute_reason"] = payment.dispute_reason
         record["stripe_payment_intent_id"] = payment.stripe_payment_intent_id
     return record
-
-
-def is_awaiting_buyer(payment: Payment) -> bool:
-    return payment.status in (PaymentStatus.REQUIRES_PAYMENT, PaymentStatus.REQUIRES_ACTION)

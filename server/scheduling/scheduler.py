@@ -93,12 +93,6 @@ class Scheduler:
         if job is not None:
             job.remove()
 
-    def has_job(self, job_id: str) -> bool:
-        return self._scheduler.get_job(job_id) is not None
-
-    def job_ids(self) -> list[str]:
-        return [job.id for job in self._scheduler.get_jobs()]
-
     def _guarded(self, job_id: str, job: Job) -> Job:
         async def run(*args: Any) -> None:
             task = asyncio.current_task()

@@ -1,10 +1,12 @@
-"""The page at `/`, its static files, and the Socket.IO client from `node_modules`.
+"""The page at `/`, its static files, and the Socket.IO browser client.
 
 There is no build step: the browser loads plain ES modules from `server/static`
-and the official `socket.io-client` bundle straight from where `npm ci` put it
-(the file is never copied into the repository). Every file is served with
-`Cache-Control: no-cache`, so an edited page shows on the next reload while
-unchanged files still revalidate cheaply through `Last-Modified`.
+and the official `socket.io-client` bundle, committed unchanged (with its licences)
+under `server/static/vendor/socket.io-client/` so that it ships in the wheel and an
+installed server needs neither npm nor the source tree. `package.json` pins the
+version it was copied from; tests/test_packaging.py checks they agree. Every file is
+served with `Cache-Control: no-cache`, so an edited page shows on the next reload
+while unchanged files still revalidate cheaply through `Last-Modified`.
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from server.core.context import context_of
-from server.core.errors import NotFound, Unavailable
+from server.core.errors import NotFound
 from server.settings import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SOCKETIO_DIST = Path("node_modules") / "socket.io-client" / "dist"
-#: The only files of the npm package the page needs (and its source map, for devtools).
+SOCKETIO_DIR = STATIC_DIR / "vendor" / "socket.io-client"
+#: The files of the npm package the page needs (and its source map, for devtools).
 VENDOR_FILES = frozenset({"socket.io.min.js", "socket.io.min.js.map"})
 
 REAL_STRIPE_JS = "https://js.stripe.com/v3/"
@@ -85,28 +86,15 @@ async def static(request: web.Request) -> web.FileResponse:
     return web.FileResponse(path, headers=NO_CACHE)
 
 
-def socketio_dist_candidates() -> tuple[Path, ...]:
-    """Where `npm ci` leaves the client: the source checkout, else the working directory."""
-    return (PROJECT_ROOT / SOCKETIO_DIST, Path.cwd() / SOCKETIO_DIST)
-
-
-def vendor_file(name: str, candidates: tuple[Path, ...]) -> Path:
-    """The named file of the Socket.IO client bundle; 503 that says how to install it."""
+def vendor_file(name: str) -> Path:
+    """The named file of the Socket.IO client bundle, or `NotFound`."""
     if name not in VENDOR_FILES:
         raise NotFound("No such file")
-    for folder in candidates:
-        path = folder / name
-        if path.is_file():
-            return path
-    raise Unavailable(
-        "The Socket.IO browser client is not installed: run `npm ci` in the project "
-        "folder (scripts/dev and scripts/test do it when npm is available)"
-    )
+    return SOCKETIO_DIR / name
 
 
 async def vendor(request: web.Request) -> web.FileResponse:
-    path = vendor_file(request.match_info["name"], socketio_dist_candidates())
-    return web.FileResponse(path, headers=NO_CACHE)
+    return web.FileResponse(vendor_file(request.match_info["name"]), headers=NO_CACHE)
 
 
 def setup_routes(app: web.Application) -> None:
