@@ -46,3 +46,10 @@ stripe_webhook_secret
 # server/core/money.py: the helper `amounts` is reworking the currency rules
 # around (issue 17); decide there whether lot creation uses it or it goes.
 is_chargeable
+
+# server/auctions/batching.py: the default batch observer's parameter (a no-op lambda).
+size
+
+# server/core/validation.py is being replaced by server/contract (issue 11 item 1,
+# helper `contract`); what is left of it goes with it.
+payload_dict
