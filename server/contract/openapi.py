@@ -78,8 +78,11 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         "/metrics",
-        "Prometheus metrics",
+        "Prometheus metrics. Not public: 404 unless METRICS_TOKEN is set (then "
+        "`Authorization: Bearer <METRICS_TOKEN>`, not a user's JWT) or in dev mode; "
+        "with METRICS_PORT it is served on that port only",
         None,
+        errors=(401, 404),
         responses={
             "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
         },
