@@ -44,12 +44,9 @@ cancellation_reason
 stripe_webhook_secret
 
 # server/core/money.py: the helper `amounts` is reworking the currency rules
-# around (issue 17); decide there whether lot creation uses it or it goes.
+# (issue 17); decide there whether lot creation uses these or they go.
 is_chargeable
+is_currency_code
 
 # server/auctions/batching.py: the default batch observer's parameter (a no-op lambda).
 size
-
-# server/core/validation.py is being replaced by server/contract (issue 11 item 1,
-# helper `contract`); what is left of it goes with it.
-payload_dict
