@@ -50,3 +50,8 @@ is_currency_code
 
 # server/auctions/batching.py: the default batch observer's parameter (a no-op lambda).
 size
+
+# server/realtime/redis_link.py overrides python-socketio's AsyncRedisManager
+# hooks, which socketio calls by name.
+_publish
+_redis_listen_with_retries
