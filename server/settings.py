@@ -65,6 +65,10 @@ class Settings:
     outbox_interval_seconds: float = 1.0
     stripe_timeout_seconds: float = 15.0
     stripe_create_lease_seconds: float = 30.0
+    #: Timeout of Stripe calls made by background jobs (a buyer's request waits longer).
+    stripe_background_timeout_seconds: float = 5.0
+    #: Cap of the exponential backoff between retries of one Stripe request.
+    stripe_retry_max_seconds: float = 300.0
     max_request_bytes: int = 1024 * 1024
     socketio_channel: str = "auction-socketio"
     #: The longest wait between two attempts to re-subscribe to Redis.
@@ -138,6 +142,8 @@ def _tuning(reader: _Reader) -> dict[str, object]:
         "outbox_interval_seconds",
         "reconcile_interval_seconds",
         "stripe_retry_base_seconds",
+        "stripe_retry_max_seconds",
+        "stripe_background_timeout_seconds",
         "shutdown_timeout_seconds",
         "redis_retry_max_seconds",
     ):

@@ -202,6 +202,16 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "post",
+        "/api/payments/{payment_id}/decline",
+        "Turn down a second-chance offer (its buyer): no strike, the lot moves on."
+        " 409 `not_second_chance` for the winner's own payment, `no_pending_payment`"
+        " once it no longer awaits payment",
+        payments.Payment,
+        errors=(401, 404, 409, 503),
+        auth=True,
+    ),
+    Operation(
+        "post",
         "/api/payments/webhook",
         "Stripe events, verified by `Stripe-Signature` over the raw body",
         None,
@@ -232,11 +242,30 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         "/api/admin/payments",
-        "Any user's payments (admin)",
+        "Any user's payments (admin); `attention=true`: those Stripe refused",
         payments.PaymentPage,
         errors=(400, *_auth("admin")),
         auth=True,
         query=payments.AdminPaymentsQuery,
+    ),
+    Operation(
+        "post",
+        "/api/admin/payments/{payment_id}/retry",
+        "Ask Stripe again now for what the payment waits on: its intent (CREATING), the"
+        " cancellation of an ended payment's intent, or a refused refund (admin)."
+        " 409 `nothing_to_retry` otherwise",
+        payments.Payment,
+        errors=(*_auth("admin"), 404, 409),
+        auth=True,
+    ),
+    Operation(
+        "post",
+        "/api/admin/payments/{payment_id}/release",
+        "End an awaiting payment without a strike: cancel its intent where possible, then"
+        " the expiry policy (admin). 409 `no_pending_payment` otherwise",
+        payments.Payment,
+        errors=(*_auth("admin"), 404, 409, 503),
+        auth=True,
     ),
     Operation(
         "get",

@@ -41,6 +41,9 @@ class PaymentsQuery(Query):
 
 class AdminPaymentsQuery(PaymentsQuery):
     disputed: bool | None = None
+    attention: Annotated[
+        bool | None, Field(description="true: the payments Stripe permanently refused")
+    ] = None
     buyer_id: Annotated[str | None, Field(max_length=255)] = None
     lot_id: Id | None = None
 
@@ -92,6 +95,19 @@ class Card(Resource):
     last4: str
 
 
+class Attention(Resource):
+    """Why an admin has to look: Stripe permanently refused something the payment needs."""
+
+    code: Annotated[
+        str,
+        Field(
+            description="`intent_creation_refused`, `intent_cancel_refused` or `refund_refused`"
+        ),
+    ]
+    message: str
+    since: datetime
+
+
 class Payment(Resource):
     """A payment record: its state, attempts and refunds. Never the client secret."""
 
@@ -116,6 +132,10 @@ class Payment(Resource):
     receipt_url: str | None
     paid_at: datetime | None
     card: Card | None
+    attention: Annotated[
+        Attention | None,
+        Field(description="Set while Stripe permanently refuses something it needs; else null"),
+    ] = None
     created_at: datetime
     updated_at: datetime
     attempts: Annotated[
@@ -124,6 +144,7 @@ class Payment(Resource):
     refunds: Annotated[list[Refund] | None, Field(description="In a single payment's view")] = None
     dispute_reason: Annotated[str | None, Field(description="Admins only")] = None
     stripe_payment_intent_id: Annotated[str | None, Field(description="Admins only")] = None
+    last_stripe_error: Annotated[str | None, Field(description="Admins only")] = None
 
 
 class PaymentPage(Resource):

@@ -19,6 +19,7 @@ from server.core.db import Database
 log = logging.getLogger(__name__)
 
 _PAYMENTS_BY_STATUS = text("SELECT status, count(*) FROM payments GROUP BY status")
+_PAYMENTS_NEEDING_ATTENTION = text("SELECT count(*) FROM payments WHERE attention IS NOT NULL")
 
 
 class Metrics:
@@ -80,6 +81,29 @@ class Metrics:
         self.redis_reconnects = Counter(
             "auction_redis_reconnects", "Redis outages this process recovered from", registry=r
         )
+        self.stripe_errors = Counter(
+            "auction_stripe_errors",
+            "Stripe errors on payments, by operation and kind (transient or permanent)",
+            ["operation", "kind"],
+            registry=r,
+        )
+        self.payment_attention = Counter(
+            "auction_payment_attention_flagged",
+            "Payments flagged for an admin because Stripe permanently refused, by code",
+            ["code"],
+            registry=r,
+        )
+        self.payments_needing_attention = Gauge(
+            "auction_payments_needing_attention",
+            "Payments with `attention` set, read from the database on each scrape",
+            registry=r,
+        )
+        self.webhook_unmatched = Counter(
+            "auction_webhook_unmatched",
+            "Signed Stripe events about intents that are not ours (recorded as ignored)",
+            ["reason"],
+            registry=r,
+        )
         self.scrape_errors = Counter(
             "auction_metrics_refresh_errors",
             "Scrapes whose database read failed (the last values were served)",
@@ -93,10 +117,12 @@ class Metrics:
                 counts = {
                     str(status): int(n) for status, n in await conn.execute(_PAYMENTS_BY_STATUS)
                 }
+                attention = int((await conn.execute(_PAYMENTS_NEEDING_ATTENTION)).scalar() or 0)
         except Exception as exc:
             self.scrape_errors.inc()
             log.warning("metrics: could not read payments: %s", type(exc).__name__)
             return
+        self.payments_needing_attention.set(attention)
         for status in {*self.payment_statuses, *counts}:
             self.payments_by_status.labels(status=status).set(counts.get(status, 0))
 

@@ -2,7 +2,8 @@
 
 Stripe reports the card on the charge (`payment_method_details.card`). A
 PaymentIntent fetched with `expand=["latest_charge"]` carries that charge; a
-webhook's intent names it by id only, so the charge is fetched once, here.
+webhook's intent names it by id only, so the charge is fetched once, here,
+before the event's transaction opens.
 Nothing else about the card is read or kept.
 """
 
@@ -44,20 +45,31 @@ def card_of_charge(charge: Mapping[str, Any]) -> CardSummary:
     )
 
 
-async def card_of_intent(context: AppContext, intent: Mapping[str, Any]) -> CardSummary:
-    """The card that paid `intent`, fetching its latest charge when only its id is given.
-
-    A receipt without a card line is better than a payment left unrecorded, so
-    a charge that cannot be fetched is logged and skipped, never raised.
-    """
+def card_in_intent(intent: Mapping[str, Any]) -> CardSummary:
+    """The card that paid `intent`, when its latest charge is expanded; else none."""
     charge = intent.get("latest_charge")
-    if isinstance(charge, str):
-        try:
-            fetched = await context.stripe.retrieve_charge(charge)
-        except AppError as error:
-            log.warning("card details of charge %s unavailable: %s", charge, error.message)
-            return NO_CARD
-        charge = fetched.to_dict() if hasattr(fetched, "to_dict") else fetched
-    if isinstance(charge, Mapping):
-        return card_of_charge(charge)
-    return NO_CARD
+    return card_of_charge(charge) if isinstance(charge, Mapping) else NO_CARD
+
+
+async def expand_latest_charge(context: AppContext, intent: dict[str, Any]) -> None:
+    """Replace the charge id in a webhook's intent with the charge's card summary.
+
+    Called before the event's transaction opens, so no row lock waits on Stripe.
+    Only the card's brand and last four digits are kept. A receipt without a
+    card line is better than a payment left unrecorded: a charge that cannot be
+    fetched is logged and skipped, never raised.
+    """
+    charge_id = intent.get("latest_charge")
+    if not isinstance(charge_id, str):
+        return
+    try:
+        fetched = await context.stripe.retrieve_charge(charge_id, background=True)
+    except AppError as error:
+        log.warning("card details of charge %s unavailable: %s", charge_id, error.message)
+        return
+    charge = fetched.to_dict() if hasattr(fetched, "to_dict") else fetched
+    brand, last4 = card_of_charge(charge) if isinstance(charge, Mapping) else NO_CARD
+    intent["latest_charge"] = {
+        "id": charge_id,
+        "payment_method_details": {"card": {"brand": brand, "last4": last4}},
+    }

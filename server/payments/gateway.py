@@ -4,7 +4,13 @@ Stripe API version 2026-10-28.endive, pinned by the library (stripe 16.x, the on
 major pyproject.toml allows; tests/test_packaging.py checks the two agree).
 Async, idempotency keys derived from our
 own ids, every call bounded by a timeout, and Stripe's errors translated into
-ours: `StripeUnavailable` (try again later) or `StripeRejected` (Stripe said no).
+ours, classified once here (see `classify`): `StripeUnavailable` (transient:
+worth asking again later, with backoff) or `StripeRejected` (permanent: the
+same request will get the same answer, so a person has to look).
+
+Background work (window ends, creation retries, reconciliation, refunds) asks
+with `background=True`: a shorter timeout, so a hung Stripe costs a job a few
+seconds, never minutes. A buyer's request waits the normal timeout.
 """
 
 from __future__ import annotations
@@ -20,17 +26,60 @@ from server.settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: Error codes Stripe returns with a 4xx that mean "not now", not "no".
+#: `lock_timeout`: another request holds the object; `rate_limit`: too many
+#: requests (also sent as 429); `idempotency_key_in_use`: a request with the
+#: same key is still running (a 409 that resolves by itself).
+TRANSIENT_CODES = frozenset({"lock_timeout", "rate_limit", "idempotency_key_in_use"})
+
 
 class StripeUnavailable(AppError):
+    """Transient: Stripe could not answer now (connection, timeout, 5xx, 429, lock_timeout)."""
+
     code = "unavailable"
     status = 503
     default_message = "The payment provider is unavailable; try again shortly"
 
 
 class StripeRejected(AppError):
+    """Permanent: Stripe understood the request and said no; repeating it changes nothing.
+
+    Everything that is not transient: 400 invalid requests (an amount Stripe
+    will not charge, an intent in a state that cannot be cancelled, a refund
+    larger than the charge), 401/403 (our key is wrong or lacks permission:
+    only an operator can fix it), 402 (a declined card, on calls that confirm),
+    404 (the object is gone or belongs to another account) and 409
+    `idempotency_error` (the key was used with other parameters). Retrying any
+    of them would send the same request for the same refusal, so the payment
+    is flagged for an admin instead (`attention`).
+    """
+
     code = "payment_provider_error"
     status = 502
     default_message = "The payment provider refused the request"
+
+    @property
+    def stripe_code(self) -> str:
+        return str(self.details.get("stripe_code") or "stripe_error")
+
+
+def classify(error: stripe.StripeError, what: str) -> StripeUnavailable | StripeRejected:
+    """Our error for one of Stripe's: transient or permanent, as documented on each class."""
+    status = error.http_status or 0
+    code = getattr(error, "code", None) or ""
+    if (
+        isinstance(error, stripe.APIConnectionError | stripe.RateLimitError)
+        or status == 0
+        or status == 429
+        or status >= 500
+        or code in TRANSIENT_CODES
+    ):
+        detail = f"{type(error).__name__} {status or ''} {code}".strip()
+        return StripeUnavailable(f"Stripe unavailable during {what}: {detail}")
+    return StripeRejected(
+        f"Stripe refused {what}: {error.user_message or code or status}",
+        details={"stripe_code": code or "stripe_error", "stripe_status": status},
+    )
 
 
 class StripeGateway:
@@ -40,6 +89,9 @@ class StripeGateway:
             base = settings.stripe_api_base.rstrip("/")
             base_addresses = {"api": base, "connect": base, "files": base}
         self._timeout = settings.stripe_timeout_seconds
+        self._background_timeout = min(
+            settings.stripe_timeout_seconds, settings.stripe_background_timeout_seconds
+        )
         self._http = stripe.AIOHTTPClient(timeout=self._timeout)
         self.client = stripe.StripeClient(
             settings.stripe_secret_key,
@@ -51,25 +103,15 @@ class StripeGateway:
     async def close(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]
 
-    async def _call(self, what: str, coro: Any) -> Any:
+    async def _call(self, what: str, coro: Any, *, background: bool = False) -> Any:
+        timeout = self._background_timeout if background else self._timeout + 1
         try:
-            async with asyncio.timeout(self._timeout + 1):
+            async with asyncio.timeout(timeout):
                 return await coro
         except TimeoutError:
             raise StripeUnavailable(f"Stripe timed out during {what}") from None
-        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
-            raise StripeUnavailable(
-                f"Stripe unreachable during {what}: {type(exc).__name__}"
-            ) from None
         except stripe.StripeError as exc:
-            status = exc.http_status or 0
-            if status >= 500 or status == 0:
-                raise StripeUnavailable(f"Stripe error {status} during {what}") from None
-            code = getattr(exc, "code", None) or "stripe_error"
-            raise StripeRejected(
-                f"Stripe refused {what}: {exc.user_message or code}",
-                details={"stripe_code": code, "stripe_status": status},
-            ) from None
+            raise classify(exc, what) from None
 
     async def create_payment_intent(
         self,
@@ -78,6 +120,7 @@ class StripeGateway:
         currency: str,
         metadata: dict[str, str],
         idempotency_key: str,
+        background: bool = False,
     ) -> Any:
         params: dict[str, Any] = {
             "amount": amount,
@@ -92,21 +135,27 @@ class StripeGateway:
                 params,  # type: ignore[arg-type]
                 options={"idempotency_key": idempotency_key},
             ),
+            background=background,
         )
 
-    async def retrieve_payment_intent(self, intent_id: str) -> Any:
+    async def retrieve_payment_intent(self, intent_id: str, *, background: bool = False) -> Any:
         return await self._call(
             "PaymentIntent retrieval",
             self.client.v1.payment_intents.retrieve_async(intent_id, {"expand": ["latest_charge"]}),
+            background=background,
         )
 
-    async def retrieve_charge(self, charge_id: str) -> Any:
+    async def retrieve_charge(self, charge_id: str, *, background: bool = False) -> Any:
         """A charge, for what the intent's webhook names only by id (its card summary)."""
         return await self._call(
-            "charge retrieval", self.client.v1.charges.retrieve_async(charge_id)
+            "charge retrieval",
+            self.client.v1.charges.retrieve_async(charge_id),
+            background=background,
         )
 
-    async def cancel_payment_intent(self, intent_id: str, *, idempotency_key: str) -> Any:
+    async def cancel_payment_intent(
+        self, intent_id: str, *, idempotency_key: str, background: bool = False
+    ) -> Any:
         return await self._call(
             "PaymentIntent cancellation",
             self.client.v1.payment_intents.cancel_async(
@@ -114,6 +163,7 @@ class StripeGateway:
                 {"cancellation_reason": "abandoned"},
                 options={"idempotency_key": idempotency_key},
             ),
+            background=background,
         )
 
     async def create_refund(
@@ -123,6 +173,7 @@ class StripeGateway:
         amount: int,
         metadata: dict[str, str],
         idempotency_key: str,
+        background: bool = False,
     ) -> Any:
         return await self._call(
             "refund",
@@ -130,4 +181,5 @@ class StripeGateway:
                 {"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata},
                 options={"idempotency_key": idempotency_key},
             ),
+            background=background,
         )

@@ -34,6 +34,9 @@ PAID = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus
 
 _AWAITING_LIST = ",".join(f"'{s.value}'" for s in AWAITING)
 _PAID_LIST = ",".join(f"'{s.value}'" for s in PAID)
+#: The payment ended without a sale (its intent must not stay payable).
+ENDED = (PaymentStatus.EXPIRED, PaymentStatus.FAILED, PaymentStatus.CANCELED)
+_ENDED_LIST = ",".join(f"'{s.value}'" for s in ENDED)
 
 
 class Payment(TimestampMixin, Base):
@@ -69,6 +72,13 @@ class Payment(TimestampMixin, Base):
             "next_retry_at",
             postgresql_where=text("status = 'CREATING'"),
         ),
+        # An ended payment whose intent is still to be cancelled at Stripe.
+        Index(
+            "ix_payments_cancel_retry",
+            "next_retry_at",
+            postgresql_where=text(f"status IN ({_ENDED_LIST}) AND next_retry_at IS NOT NULL"),
+        ),
+        Index("ix_payments_attention", "id", postgresql_where=text("attention IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -90,7 +100,15 @@ class Payment(TimestampMixin, Base):
     expires_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     create_tries: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: When Stripe is next asked: to create the intent (CREATING), or to cancel
+    #: it (an ended payment); also the lease while a creation is in flight.
     next_retry_at: Mapped[datetime | None]
+    cancel_tries: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: A job is talking to Stripe about this payment until then (window end, reconcile).
+    stripe_lease_until: Mapped[datetime | None]
+    #: `{code, message, since}` while Stripe permanently refuses something we need.
+    attention: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    last_stripe_error: Mapped[str | None] = mapped_column(Text)
     last_synced_at: Mapped[datetime | None]
     failure_code: Mapped[str | None] = mapped_column(String(128))
     failure_message: Mapped[str | None] = mapped_column(Text)
@@ -136,6 +154,28 @@ class Refund(Base):
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
     requested_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    send_tries: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: When it may next be sent: a lease while one is sending, then the backoff.
+    next_send_at: Mapped[datetime | None]
+    #: The intent refunded, when not the payment's own (an intent we replaced).
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class PaymentIntentRecord(Base):
+    """Every PaymentIntent this server created, kept or replaced.
+
+    Webhooks are matched by intent id only; an intent we created for a payment
+    but did not keep (a racing creation) is still ours, so a success on it is
+    refunded rather than ignored.
+    """
+
+    __tablename__ = "payment_intents"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 

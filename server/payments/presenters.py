@@ -71,6 +71,7 @@ def payment_record(
             if payment.card_last4
             else None
         ),
+        "attention": payment.attention,
         "created_at": payment.created_at,
         "updated_at": payment.updated_at,
     }
@@ -99,4 +100,5 @@ def payment_record(
     if for_admin:
         record["dispute_reason"] = payment.dispute_reason
         record["stripe_payment_intent_id"] = payment.stripe_payment_intent_id
+        record["last_stripe_error"] = payment.last_stripe_error
     return record

@@ -26,6 +26,7 @@ class PaymentFilter:
     buyer_id: str | None = None
     status: str | None = None
     disputed: bool | None = None
+    attention: bool | None = None
     lot_id: int | None = None
 
 
@@ -50,6 +51,9 @@ async def list_payments(
         query = query.where(Payment.status == where.status)
     if where.disputed is not None:
         query = query.where(Payment.disputed.is_(where.disputed))
+    if where.attention is not None:
+        flagged = Payment.attention.is_not(None)
+        query = query.where(flagged if where.attention else ~flagged)
     if where.lot_id is not None:
         query = query.where(Payment.lot_id == where.lot_id)
     if before_id is not None:

@@ -28,7 +28,9 @@ async def settle(uow: UnitOfWork, payment: Payment, *, stripe_total: int = 0) ->
     await uow.session.flush()
     succeeded = await uow.session.scalar(
         select(func.coalesce(func.sum(Refund.amount), 0)).where(
-            Refund.payment_id == payment.id, Refund.status == "succeeded"
+            Refund.payment_id == payment.id,
+            Refund.status == "succeeded",
+            Refund.stripe_payment_intent_id.is_(None),  # not a refund of a replaced intent
         )
     )
     total = max(payment.refunded_amount, int(succeeded or 0), stripe_total)

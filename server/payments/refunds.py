@@ -5,7 +5,9 @@ payment's row lock, counted against what may still be refunded), then sent to
 Stripe with an idempotency key derived from that row, then settled. So
 concurrent requests can never refund more than was paid. A refund Stripe
 could not be reached for stays `pending` without a Stripe id, and the
-reconcile job sends it again with the same key.
+reconcile job sends it again with the same key, with capped backoff
+(`next_send_at`). One Stripe refused is `failed` and flags its payment for an
+admin (`attention`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from server.auctions.lifecycle import utcnow
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
 from server.core.errors import AppError, NotFound, ValidationError, conflict
 from server.core.money import chargeable_step
-from server.payments.gateway import StripeUnavailable
+from server.payments import backoff
+from server.payments.gateway import StripeRejected, StripeUnavailable
 from server.payments.models import Payment, Refund
 from server.payments.refund_reports import (
     STRIPE_REFUND_STATUS,
@@ -33,15 +37,14 @@ log = logging.getLogger(__name__)
 
 __all__ = ["on_charge_refunded", "on_dispute_created", "request_refund", "send_refund"]
 
-#: Class of the advisory lock held while one refund is being sent (see `send_refund`).
-SENDING_LOCK = 7201002
-
 
 async def refundable(uow: UnitOfWork, payment: Payment) -> int:
     """What may still be refunded: paid, less refunded, less refunds in flight."""
     pending = await uow.session.scalar(
         select(func.coalesce(func.sum(Refund.amount), 0)).where(
-            Refund.payment_id == payment.id, Refund.status == "pending"
+            Refund.payment_id == payment.id,
+            Refund.status == "pending",
+            Refund.stripe_payment_intent_id.is_(None),
         )
     )
     return payment.amount - payment.refunded_amount - int(pending or 0)
@@ -129,7 +132,7 @@ async def refund_payment(
         )
         refund_id = refund.id
     log.info("refund %s of payment %s requested by %s", refund_id, payment_id, requested_by)
-    return refund_id, await send_refund(context, refund_id)
+    return refund_id, await send_refund(context, refund_id, background=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,48 +143,65 @@ class Sent:
     error: AppError | None = None
 
 
-async def send_refund(context: AppContext, refund_id: int) -> Sent:
+async def send_refund(context: AppContext, refund_id: int, *, background: bool = True) -> Sent:
     """Ask Stripe for a reserved refund and settle it.
 
-    A transaction-scoped advisory lock is held while Stripe is asked, so the
-    reconcile job and the request that reserved the refund never send it at
-    the same time (our stand-in, unlike Stripe, ignores idempotency keys). It
-    locks no rows: webhooks about the payment are not kept waiting.
+    Claimed in a short transaction that moves `next_send_at` past the call (a
+    lease: the reconcile job and the request that reserved the refund never
+    send it at the same time; our stand-in, unlike Stripe, ignores idempotency
+    keys), sent with no transaction open, settled under the payment's lock.
     """
     async with context.db.unit_of_work() as claim:
-        mine = await claim.session.scalar(
-            select(func.pg_try_advisory_xact_lock(SENDING_LOCK, refund_id % 2**31))
-        )
-        refund = await claim.session.get(Refund, refund_id)
+        refund = await claim.session.get(Refund, refund_id, with_for_update={"skip_locked": True})
         if refund is None:
             return Sent("missing")
-        if not mine or refund.status != "pending" or refund.stripe_refund_id is not None:
+        now = utcnow()
+        busy = refund.next_send_at is not None and refund.next_send_at > now
+        if busy or refund.status != "pending" or refund.stripe_refund_id is not None:
             return Sent(refund.status)
         payment = await claim.session.get(Payment, refund.payment_id)
         assert payment is not None and payment.stripe_payment_intent_id is not None
+        refund.send_tries += 1
+        refund.next_send_at = now + backoff.lease(context)
+        intent_id = refund.stripe_payment_intent_id or payment.stripe_payment_intent_id
         metadata = {"payment_id": str(payment.id), "refund_id": str(refund.id)}
-        error: AppError | None = None
-        stripe_status = stripe_id = None
-        try:
-            stripe_refund = await context.stripe.create_refund(
-                payment_intent_id=payment.stripe_payment_intent_id,
-                amount=refund.amount,
-                metadata=metadata,
-                idempotency_key=refund.idempotency_key,
-            )
-            stripe_status, stripe_id = str(stripe_refund.status), str(stripe_refund.id)
-        except AppError as caught:
-            log.warning("refund %s not sent: %s", refund_id, caught.message)
-            if isinstance(caught, StripeUnavailable):
-                return Sent("pending", caught)
-            error = caught
-        # Payment, then refund: the order the webhook handlers lock them in.
-        async with context.db.unit_of_work() as uow:
-            payment = await lock_payment(uow, refund.payment_id)
-            refund = await uow.session.get(Refund, refund_id, with_for_update=True)
-            assert payment is not None and refund is not None
-            if refund.status == "pending" and refund.stripe_refund_id is None:
-                refund.stripe_refund_id = stripe_id
-                refund.status = STRIPE_REFUND_STATUS.get(stripe_status or "failed", "pending")
-                await settle(uow, payment)
+        amount, key, tries, payment_id = (
+            refund.amount,
+            refund.idempotency_key,
+            refund.send_tries,
+            payment.id,
+        )
+    error: StripeUnavailable | StripeRejected | None = None
+    stripe_status = stripe_id = None
+    try:
+        stripe_refund = await context.stripe.create_refund(
+            payment_intent_id=intent_id,
+            amount=amount,
+            metadata=metadata,
+            idempotency_key=key,
+            background=background,
+        )
+        stripe_status, stripe_id = str(stripe_refund.status), str(stripe_refund.id)
+    except (StripeUnavailable, StripeRejected) as caught:
+        log.warning("refund %s not sent: %s", refund_id, caught.message)
+        error = caught
+    # Payment, then refund: the order the webhook handlers lock them in.
+    async with context.db.unit_of_work() as uow:
+        payment = await lock_payment(uow, payment_id)
+        refund = await uow.session.get(Refund, refund_id, with_for_update=True)
+        assert payment is not None and refund is not None
+        if refund.status != "pending" or refund.stripe_refund_id is not None:
             return Sent(refund.status, error)
+        now = utcnow()
+        if error is not None:
+            backoff.note_stripe_error(context, payment, "refund", error, now)
+        if isinstance(error, StripeUnavailable):
+            refund.next_send_at = now + backoff.retry_delay(context, tries)
+            return Sent("pending", error)
+        refund.next_send_at = None
+        refund.stripe_refund_id = stripe_id
+        refund.status = STRIPE_REFUND_STATUS.get(stripe_status or "failed", "pending")
+        if error is None:
+            backoff.clear_attention(payment, backoff.ATTENTION_CODES["refund"])
+        await settle(uow, payment)
+        return Sent(refund.status, error)

@@ -1,8 +1,10 @@
-"""Payments for won lots: creating the PaymentIntent, the window, and what awaits a buyer.
+"""Payments for won lots: creating the PaymentIntent, and what awaits a buyer.
 
-Stripe is never called inside a transaction that other work waits on, except
-where the answer decides the transition (the window's end holds the payment's
-row lock while it asks Stripe, so a success webhook racing it queues behind).
+No database connection is held while Stripe is asked: a job claims the
+payment in a short transaction (moving `next_retry_at` past the call, a lease
+every caller respects, the buyer's request included), calls Stripe with no
+transaction open, then applies the answer in a second transaction that
+re-checks the row under its lock. The window's end is in `window`.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from server.auctions import lifecycle
 from server.core.context import AppContext
 from server.core.errors import AppError, Unavailable, conflict
 from server.core.logging import bind
+from server.payments import backoff
 from server.payments.gateway import StripeRejected, StripeUnavailable
-from server.payments.models import Payment, PaymentStatus
+from server.payments.models import Payment, PaymentIntentRecord, PaymentStatus
 from server.payments.presenters import payment_info
 from server.payments.transitions import (
     announce_payment_required,
-    end_payment,
     lock_payment,
     offer_lot,
     record_failure,
@@ -30,12 +32,9 @@ from server.payments.transitions import (
     record_requires_action,
     record_success,
 )
+from server.payments.window import expire_payment_window
 
 log = logging.getLogger(__name__)
-
-MAX_CREATE_BACKOFF = timedelta(minutes=5)
-#: How long a PROCESSING payment waits before the window job asks Stripe again.
-PROCESSING_RECHECK = timedelta(seconds=30)
 
 AWAITING_BUYER = (PaymentStatus.REQUIRES_PAYMENT, PaymentStatus.REQUIRES_ACTION)
 
@@ -52,25 +51,22 @@ def intent_metadata(payment: Payment) -> dict[str, str]:
     }
 
 
-def _backoff(tries: int, base: float) -> timedelta:
-    return min(MAX_CREATE_BACKOFF, timedelta(seconds=base * 2 ** max(0, tries - 1)))
-
-
-async def create_intent(
-    context: AppContext, payment_id: int, *, raise_errors: bool = False
-) -> bool:
+async def create_intent(context: AppContext, payment_id: int, *, for_buyer: bool = False) -> bool:
     """Create the PaymentIntent of a CREATING payment and open its window.
 
-    Safe to call from several places at once: a lease keeps other callers off
-    while one talks to Stripe, and the idempotency key (derived from the payment)
-    makes a repeated request return the same intent. True once the window is open.
+    Safe to call from several places at once: whoever claims the payment moves
+    `next_retry_at` past its Stripe call, and every other caller (sweeps on any
+    process, the buyer's own request) waits for that; the idempotency key,
+    derived from the payment, makes a repeated request return the same intent
+    at Stripe. A payment Stripe refused permanently waits for an admin
+    (`next_retry_at` null). True once the window is open.
     """
     async with context.db.unit_of_work() as uow:
         payment = await lock_payment(uow, payment_id, skip_locked=True)
         if payment is None or payment.status != PaymentStatus.CREATING:
             return False
         now = lifecycle.utcnow()
-        if payment.next_retry_at is not None and payment.next_retry_at > now and not raise_errors:
+        if payment.next_retry_at is None or payment.next_retry_at > now:
             return False
         payment.create_tries += 1
         payment.next_retry_at = now + timedelta(
@@ -83,29 +79,38 @@ async def create_intent(
     with bind(payment_id=payment_id, lot_id=metadata["lot_id"]):
         try:
             intent = await context.stripe.create_payment_intent(
-                amount=amount, currency=currency, metadata=metadata, idempotency_key=key
+                amount=amount,
+                currency=currency,
+                metadata=metadata,
+                idempotency_key=key,
+                background=not for_buyer,
             )
         except (StripeUnavailable, StripeRejected) as error:
-            delay = _backoff(tries, context.settings.stripe_retry_base_seconds)
-            if isinstance(error, StripeRejected):
-                delay = MAX_CREATE_BACKOFF
-            log.warning(
-                "PaymentIntent creation failed (try %s), retrying in %s: %s",
-                tries,
-                delay,
-                error.message,
-            )
-            async with context.db.unit_of_work() as uow:
-                payment = await lock_payment(uow, payment_id)
-                if payment is not None and payment.status == PaymentStatus.CREATING:
-                    payment.next_retry_at = lifecycle.utcnow() + delay
-                    payment.failure_message = error.message
-            if raise_errors:
-                raise Unavailable(
-                    "The payment provider is unavailable; your payment will be ready shortly"
-                ) from None
+            await _creation_failed(context, payment_id, tries, error)
             return False
         return await _open_window(context, payment_id, intent)
+
+
+async def _creation_failed(
+    context: AppContext, payment_id: int, tries: int, error: StripeUnavailable | StripeRejected
+) -> None:
+    async with context.db.unit_of_work() as uow:
+        payment = await lock_payment(uow, payment_id)
+        if payment is None or payment.status != PaymentStatus.CREATING:
+            return
+        now = lifecycle.utcnow()
+        backoff.note_stripe_error(context, payment, "create", error, now)
+        if isinstance(error, StripeRejected):
+            payment.next_retry_at = None  # until an admin retries or releases it
+            return
+        delay = backoff.retry_delay(context, tries)
+        payment.next_retry_at = now + delay
+        log.warning(
+            "PaymentIntent creation failed (try %s), retrying in %s: %s",
+            tries,
+            delay,
+            error.message,
+        )
 
 
 async def _open_window(context: AppContext, payment_id: int, intent: Any) -> bool:
@@ -113,6 +118,8 @@ async def _open_window(context: AppContext, payment_id: int, intent: Any) -> boo
         payment = await lock_payment(uow, payment_id)
         if payment is None:
             return False
+        if await uow.session.get(PaymentIntentRecord, intent.id) is None:
+            uow.session.add(PaymentIntentRecord(id=intent.id, payment_id=payment_id))
         if payment.stripe_payment_intent_id == intent.id:
             return payment.status != PaymentStatus.CREATING
         if payment.status != PaymentStatus.CREATING or payment.stripe_payment_intent_id:
@@ -127,6 +134,7 @@ async def _open_window(context: AppContext, payment_id: int, intent: Any) -> boo
         payment.expires_at = now + timedelta(seconds=context.settings.payment_window_seconds)
         payment.next_retry_at = None
         payment.failure_message = None
+        backoff.clear_attention(payment, backoff.ATTENTION_CODES["create"])
         announce_payment_required(uow, context, payment)
         await _email_payment_required(uow, payment)
         expires_at = payment.expires_at
@@ -172,73 +180,6 @@ async def _cancel_quietly(context: AppContext, intent_id: str, payment_id: int) 
         log.warning("could not cancel discarded intent for payment %s: %s", payment_id, error)
 
 
-# --- the window's end ---------------------------------------------------------------------------
-
-
-async def expire_payment_window(context: AppContext, payment_id: int) -> str | None:
-    """At `expires_at`: ask Stripe first, then end the payment or let it through.
-
-    Holds the payment's row lock throughout, so a success webhook arriving now
-    waits and then sees the outcome; the intent is canceled at Stripe before the
-    payment is marked EXPIRED, so no success can follow an expiry.
-    """
-    async with context.db.unit_of_work() as uow:
-        payment = await lock_payment(uow, payment_id, skip_locked=True)
-        if payment is None or payment.status not in (*AWAITING_BUYER, PaymentStatus.PROCESSING):
-            return None
-        now = lifecycle.utcnow()
-        if payment.expires_at is None or payment.expires_at > now:
-            return None
-        context.metrics.scheduler_lag.labels(job="expire").observe(
-            (now - payment.expires_at).total_seconds()
-        )
-        with bind(payment_id=payment.id, lot_id=payment.lot_id):
-            assert payment.stripe_payment_intent_id is not None
-            intent = await context.stripe.retrieve_payment_intent(payment.stripe_payment_intent_id)
-            status = intent.status
-            if status in ("requires_payment_method", "requires_confirmation", "requires_action"):
-                try:
-                    intent = await context.stripe.cancel_payment_intent(
-                        payment.stripe_payment_intent_id,
-                        idempotency_key=f"cancel-{payment.idempotency_key}",
-                    )
-                except StripeRejected:
-                    # Most likely it succeeded between our two calls: look again.
-                    intent = await context.stripe.retrieve_payment_intent(
-                        payment.stripe_payment_intent_id
-                    )
-                status = intent.status
-            return await _apply_window_end(uow, context, payment, intent, status)
-
-
-async def _apply_window_end(
-    uow: Any, context: AppContext, payment: Payment, intent: Any, status: str
-) -> str:
-    if status == "succeeded":
-        await record_success(uow, context, payment, intent.to_dict())
-        return "succeeded"
-    if status == "processing":
-        record_processing(uow, payment)
-        payment.expires_at = lifecycle.utcnow() + PROCESSING_RECHECK
-        expires_at = payment.expires_at
-        payment_id = payment.id
-
-        async def recheck() -> None:
-            from server.payments import tasks
-
-            tasks.schedule_expiry(context, payment_id, expires_at)
-
-        uow.after_commit(recheck)
-        return "processing"
-    if status == "canceled":
-        await end_payment(
-            uow, context, payment, status=PaymentStatus.EXPIRED, reason="window_elapsed"
-        )
-        return "expired"
-    log.error("payment %s: intent in unexpected state %s at window end", payment.id, status)
-    return "unexpected"
-
-
 # --- what awaits a buyer ----------------------------------------------------------------------
 
 
@@ -269,16 +210,28 @@ async def payment_for_lot(context: AppContext, buyer_id: str, lot_id: int) -> di
         if payment.status != PaymentStatus.CREATING:
             return payment_info(context, payment)
         payment_id = payment.id
-    await create_intent(context, payment_id, raise_errors=True)
+    await create_intent(context, payment_id, for_buyer=True)
     async with context.db.unit_of_work() as uow:
         payment = await uow.session.get(Payment, payment_id)
         assert payment is not None
         if payment.status == PaymentStatus.CREATING:
-            # Another caller holds it while it talks to Stripe: it awaits the buyer still.
-            raise Unavailable("Your payment is being prepared; try again in a moment")
+            raise _not_ready(payment)
         if payment.status not in AWAITING_BUYER:
             raise conflict("no_pending_payment", "No payment awaits you for this lot")
         return payment_info(context, payment)
+
+
+def _not_ready(payment: Payment) -> AppError:
+    """Why a CREATING payment has no intent yet: being created, waiting to retry, or stuck."""
+    if payment.next_retry_at is None:
+        return Unavailable(
+            "The payment provider refused to prepare this payment; the auction house has been "
+            "told and will contact you"
+        )
+    wait = max(1, int((payment.next_retry_at - lifecycle.utcnow()).total_seconds() + 0.999))
+    return Unavailable(
+        "Your payment is being prepared; try again in a moment", details={"retry_after": wait}
+    )
 
 
 async def redeliver_on_connect(context: AppContext, sid: str, buyer_id: str) -> None:

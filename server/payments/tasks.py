@@ -1,25 +1,32 @@
-"""Scheduled payment work: intent creation retries, window expiries, reconciliation.
+"""Scheduled payment work: intent creation retries, window expiries, cancellations still
+owed to Stripe, reconciliation and unsent refunds.
 
 Like the lot schedule, the rows are the schedule: `expire:{payment_id}` date
 jobs give precision, and sweeps on every process catch whatever is due. Each
-job takes the payment's row lock (skipping one another process holds), so a
-transition happens once however many processes run.
+job claims its payment under the row lock (skipping one another process
+holds) and leaves a lease in the row, so a transition happens once, and Stripe
+is asked once per backoff step, however many processes run. No job holds a
+database connection while it waits on Stripe; a sweep runs at most
+`STRIPE_JOBS` of them at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from server.auctions.lifecycle import utcnow
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
 from server.core.logging import bind
-from server.payments import refunds, service
-from server.payments.models import Payment, PaymentStatus, Refund
+from server.payments import refunds, service, window
+from server.payments.backoff import lease
+from server.payments.models import ENDED, Payment, PaymentStatus, Refund
 from server.payments.transitions import (
     lock_payment,
     record_external_cancel,
@@ -30,11 +37,9 @@ from server.scheduling.scheduler import HORIZON, Scheduler
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 200
-WINDOW_STATES = (
-    PaymentStatus.REQUIRES_PAYMENT,
-    PaymentStatus.REQUIRES_ACTION,
-    PaymentStatus.PROCESSING,
-)
+#: Stripe-waiting jobs one sweep runs at once (none holds a database connection).
+STRIPE_JOBS = 8
+WINDOW_STATES = window.WINDOW_STATES
 
 
 def schedule_expiry(context: AppContext, payment_id: int, expires_at: datetime) -> None:
@@ -44,17 +49,38 @@ def schedule_expiry(context: AppContext, payment_id: int, expires_at: datetime) 
 
 async def expire_window(context: AppContext, payment_id: int) -> None:
     with bind(payment_id=payment_id):
-        await service.expire_payment_window(context, payment_id)
+        await window.expire_payment_window(context, payment_id)
+
+
+async def run_each(
+    ids: Sequence[int], job: Callable[[int], Awaitable[Any]], what: str, **ctx: Any
+) -> None:
+    """Run `job` for each id, `STRIPE_JOBS` at a time; one failing does not stop the rest."""
+    slots = asyncio.Semaphore(STRIPE_JOBS)
+
+    async def one(item_id: int) -> None:
+        async with slots:
+            with bind(**{ctx.get("key", "payment_id"): item_id}):
+                try:
+                    await job(item_id)
+                except Exception:
+                    log.exception("%s failed; it will be retried", what)
+
+    await asyncio.gather(*(one(item_id) for item_id in ids))
 
 
 async def sweep_payments(context: AppContext) -> None:
-    """Expire due windows and retry intent creation, whichever process owns them."""
+    """Expire due windows, retry intent creation and owed cancellations, on any process."""
     now = utcnow()
     async with context.db.unit_of_work() as uow:
         due = (
             await uow.session.scalars(
                 select(Payment.id)
-                .where(Payment.status.in_(WINDOW_STATES), Payment.expires_at <= now)
+                .where(
+                    Payment.status.in_(WINDOW_STATES),
+                    Payment.expires_at <= now,
+                    or_(Payment.stripe_lease_until.is_(None), Payment.stripe_lease_until <= now),
+                )
                 .order_by(Payment.expires_at)
                 .limit(SWEEP_BATCH)
             )
@@ -67,18 +93,21 @@ async def sweep_payments(context: AppContext) -> None:
                 .limit(SWEEP_BATCH)
             )
         ).all()
-    for payment_id in due:
-        with bind(payment_id=payment_id):
-            try:
-                await service.expire_payment_window(context, payment_id)
-            except Exception:
-                log.exception("window expiry failed; it will be retried")
-    for payment_id in creating:
-        with bind(payment_id=payment_id):
-            try:
-                await service.create_intent(context, payment_id)
-            except Exception:
-                log.exception("PaymentIntent creation failed; it will be retried")
+        cancels = (
+            await uow.session.scalars(
+                select(Payment.id)
+                .where(Payment.status.in_(ENDED), Payment.next_retry_at <= now)
+                .order_by(Payment.next_retry_at)
+                .limit(SWEEP_BATCH)
+            )
+        ).all()
+    await run_each(due, lambda pid: window.expire_payment_window(context, pid), "window expiry")
+    await run_each(
+        creating, lambda pid: service.create_intent(context, pid), "PaymentIntent creation"
+    )
+    await run_each(
+        cancels, lambda pid: window.cancel_ended_intent(context, pid), "intent cancellation"
+    )
 
 
 async def reconcile(context: AppContext) -> int:
@@ -89,6 +118,7 @@ async def reconcile(context: AppContext) -> int:
     """
     threshold = utcnow() - timedelta(seconds=context.settings.reconcile_after_seconds)
     async with context.db.unit_of_work() as uow:
+        now = utcnow()
         stale = (
             await uow.session.scalars(
                 select(Payment.id)
@@ -96,6 +126,7 @@ async def reconcile(context: AppContext) -> int:
                     Payment.status.in_(WINDOW_STATES),
                     Payment.stripe_payment_intent_id.is_not(None),
                     Payment.updated_at <= threshold,
+                    or_(Payment.stripe_lease_until.is_(None), Payment.stripe_lease_until <= now),
                 )
                 .order_by(Payment.updated_at)
                 .limit(SWEEP_BATCH)
@@ -107,6 +138,7 @@ async def reconcile(context: AppContext) -> int:
                 .where(
                     Refund.status == "pending",
                     Refund.stripe_refund_id.is_(None),
+                    or_(Refund.next_send_at.is_(None), Refund.next_send_at <= now),
                     Refund.created_at <= threshold,
                 )
                 .order_by(Refund.id)
@@ -114,29 +146,43 @@ async def reconcile(context: AppContext) -> int:
             )
         ).all()
     changed = 0
-    for payment_id in stale:
-        with bind(payment_id=payment_id):
-            try:
-                changed += await reconcile_payment(context, payment_id)
-            except Exception:
-                log.exception("reconciliation failed; it will be retried")
-    for refund_id in unsent_refunds:
-        with bind(refund_id=refund_id):
-            try:
-                await refunds.send_refund(context, refund_id)
-            except Exception:
-                log.exception("sending a pending refund failed; it will be retried")
+
+    async def reconcile_one(payment_id: int) -> None:
+        nonlocal changed
+        changed += await reconcile_payment(context, payment_id)
+
+    await run_each(stale, reconcile_one, "reconciliation")
+    await run_each(
+        unsent_refunds,
+        lambda refund_id: refunds.send_refund(context, refund_id),
+        "sending a pending refund",
+        key="refund_id",
+    )
     return changed
 
 
 async def reconcile_payment(context: AppContext, payment_id: int) -> int:
-    """Ask Stripe about one payment's intent; 1 when that changed the payment."""
+    """Ask Stripe about one payment's intent; 1 when that changed the payment.
+
+    Claimed with a lease, asked with no transaction open, applied under the lock.
+    """
     async with context.db.unit_of_work() as uow:
         payment = await lock_payment(uow, payment_id, skip_locked=True)
+        now = utcnow()
         if payment is None or payment.status not in WINDOW_STATES:
             return 0
+        if payment.stripe_lease_until is not None and payment.stripe_lease_until > now:
+            return 0
         assert payment.stripe_payment_intent_id is not None
-        intent = await context.stripe.retrieve_payment_intent(payment.stripe_payment_intent_id)
+        payment.stripe_lease_until = now + lease(context)
+        intent_id = payment.stripe_payment_intent_id
+    # On an error the lease stays until it runs out: the next try waits that long.
+    intent = await context.stripe.retrieve_payment_intent(intent_id, background=True)
+    async with context.db.unit_of_work() as uow:
+        payment = await lock_payment(uow, payment_id)
+        if payment is None or payment.status not in WINDOW_STATES:
+            return 0
+        payment.stripe_lease_until = None
         before = payment.status
         payment.last_synced_at = utcnow()
         await _apply_reconciled(uow, context, payment, intent.to_dict())

@@ -20,9 +20,10 @@ from server.core.db import UnitOfWork
 from server.core.money import payment_breakdown
 from server.notifications import messages
 from server.notifications.outbox import enqueue_email
-from server.payments.cards import card_of_intent
+from server.payments.cards import card_in_intent
 from server.payments.models import (
     AWAITING,
+    ENDED,
     PAID,
     Payment,
     PaymentAttempt,
@@ -33,8 +34,7 @@ from server.users.models import User
 
 log = logging.getLogger(__name__)
 
-#: How a success report may find a payment that no longer awaits one.
-ENDED = (PaymentStatus.EXPIRED, PaymentStatus.FAILED, PaymentStatus.CANCELED)
+__all__ = ["ENDED"]
 
 
 async def lock_payment(
@@ -135,7 +135,9 @@ async def record_success(
         return "duplicate"
     now = lifecycle.utcnow()
     payment.paid_at = now
-    payment.card_brand, payment.card_last4 = await card_of_intent(context, intent)
+    # The card comes with the intent (expanded, or added to the event before this
+    # transaction): no Stripe call while the payment's row is locked.
+    payment.card_brand, payment.card_last4 = card_in_intent(intent)
     if payment.status in ENDED:
         await _refund_late_success(uow, context, payment)
         return "late_refunded"  # fits stripe_events.outcome (16 characters)
@@ -249,7 +251,9 @@ async def record_failure(
         await end_payment(
             uow, context, payment, status=PaymentStatus.FAILED, reason="attempts_exhausted"
         )
-        _cancel_intent_after_commit(uow, context, payment)
+        from server.payments import window
+
+        window.cancel_after_commit(uow, context, payment)
         return "applied"
     context.hub.to_user_after_commit(
         uow,
@@ -291,10 +295,16 @@ def record_processing(uow: UnitOfWork, payment: Payment) -> str:
 async def record_external_cancel(uow: UnitOfWork, context: AppContext, payment: Payment) -> str:
     """The intent was canceled at Stripe by someone else: the payment ends, without a strike.
 
-    Our own cancellations end the payment under its row lock before Stripe reports them.
+    Once the window has elapsed it is an expiry whoever canceled (our window job
+    cancels before it ends the payment, and its report may arrive first).
     """
     if payment.status not in AWAITING:
         return "stale"
+    if payment.expires_at is not None and payment.expires_at <= lifecycle.utcnow():
+        await end_payment(
+            uow, context, payment, status=PaymentStatus.EXPIRED, reason="window_elapsed"
+        )
+        return "applied"
     await end_payment(
         uow,
         context,
@@ -385,19 +395,16 @@ async def _next_bid(uow: UnitOfWork, context: AppContext, lot: Lot) -> Bid | Non
     return await uow.session.scalar(query)
 
 
-def _cancel_intent_after_commit(uow: UnitOfWork, context: AppContext, payment: Payment) -> None:
-    intent_id = payment.stripe_payment_intent_id
-    if intent_id is None:
-        return
-    key = f"cancel-{payment.idempotency_key}"
+def schedule_expiry_after_commit(uow: UnitOfWork, context: AppContext, payment: Payment) -> None:
+    payment_id, expires_at = payment.id, payment.expires_at
+    assert expires_at is not None
 
-    async def cancel() -> None:
-        try:
-            await context.stripe.cancel_payment_intent(intent_id, idempotency_key=key)
-        except Exception as error:  # a later success is refunded automatically
-            log.warning("payment %s: could not cancel its intent: %s", payment.id, error)
+    async def schedule() -> None:
+        from server.payments import tasks
 
-    uow.after_commit(cancel)
+        tasks.schedule_expiry(context, payment_id, expires_at)
+
+    uow.after_commit(schedule)
 
 
 def _forget_expiry(uow: UnitOfWork, context: AppContext, payment_id: int) -> None:

@@ -17,7 +17,7 @@ from server.core.context import context_of
 from server.core.errors import AppError, Forbidden, Unavailable
 from server.core.http import json_response, read_json, require_identity
 from server.core.pagination import decode_cursor, encode_cursor
-from server.payments import receipts, records, refunds, service, webhooks
+from server.payments import admin, receipts, records, refunds, service, webhooks, window
 from server.payments.gateway import StripeUnavailable
 
 PRIVATE = {"Cache-Control": "private, no-store"}
@@ -40,13 +40,18 @@ async def my_payments(request: web.Request) -> web.Response:
 
 
 async def admin_payments(request: web.Request) -> web.Response:
-    """Any user's payments, for admins: `?status=&disputed=&buyer_id=&lot_id=&limit=&cursor=`."""
+    """Any user's payments, for admins.
+
+    `?status=&disputed=&attention=&buyer_id=&lot_id=&limit=&cursor=`; `attention=true`
+    lists the payments Stripe permanently refused something for.
+    """
     require_identity(request, "admin")
     query = parse_query(AdminPaymentsQuery, request.query)
     where = records.PaymentFilter(
         buyer_id=query.buyer_id,
         status=query.status,
         disputed=query.disputed,
+        attention=query.attention,
         lot_id=query.lot_id,
     )
     return await _page(request, query, where, for_admin=True)
@@ -113,6 +118,34 @@ async def refund_payment(request: web.Request) -> web.Response:
     return _private(json_response({"refund": refund, "payment": payment}, status=status))
 
 
+async def decline_payment(request: web.Request) -> web.Response:
+    """The buyer turns down a second-chance offer: no strike, the lot moves on (SPEC 12.5)."""
+    buyer = require_identity(request)
+    payment_id = path_id(request.match_info["payment_id"], "Payment")
+    context = context_of(request)
+    await window.release_payment(context, payment_id, reason="declined", buyer_id=buyer.sub)
+    record = await records.payment_details(context, payment_id, buyer)
+    return _private(json_response(record))
+
+
+async def admin_retry_payment(request: web.Request) -> web.Response:
+    """Ask Stripe again now for what the payment waits on (its intent, a cancel, a refund)."""
+    who = require_identity(request, "admin")
+    payment_id = path_id(request.match_info["payment_id"], "Payment")
+    context = context_of(request)
+    await admin.retry(context, payment_id, admin=who.sub)
+    return _private(json_response(await records.admin_payment_details(context, payment_id)))
+
+
+async def admin_release_payment(request: web.Request) -> web.Response:
+    """End an awaiting payment without a strike and apply the expiry policy."""
+    require_identity(request, "admin")
+    payment_id = path_id(request.match_info["payment_id"], "Payment")
+    context = context_of(request)
+    await admin.release(context, payment_id)
+    return _private(json_response(await records.admin_payment_details(context, payment_id)))
+
+
 async def _page(
     request: web.Request, query: PaymentsQuery, where: records.PaymentFilter, *, for_admin: bool
 ) -> web.Response:
@@ -168,4 +201,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/payments/{payment_id}", get_payment)
     app.router.add_get("/api/payments/{payment_id}/receipt", get_receipt)
     app.router.add_post("/api/payments/{payment_id}/refund", refund_payment)
+    app.router.add_post("/api/payments/{payment_id}/decline", decline_payment)
     app.router.add_get("/api/admin/payments", admin_payments)
+    app.router.add_post("/api/admin/payments/{payment_id}/retry", admin_retry_payment)
+    app.router.add_post("/api/admin/payments/{payment_id}/release", admin_release_payment)

@@ -5,6 +5,11 @@ The signature is checked over the raw body against every configured secret
 redelivery, even one arriving concurrently, finds the row and changes nothing.
 If applying fails, the transaction (event row included) rolls back and we
 answer 500, so Stripe delivers again.
+
+Events are matched to payments by the intent's id only: metadata is written
+by anyone with access to the Stripe account (other integrations too), so it
+never decides which payment an event pays. An event about an intent we did
+not create is recorded as ignored and counted (`auction_webhook_unmatched`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from server.core.errors import ValidationError
 from server.core.http import json_response
 from server.core.logging import bind
 from server.payments import refunds
-from server.payments.models import Payment, StripeEvent
+from server.payments.cards import expand_latest_charge
+from server.payments.models import Payment, PaymentAttempt, PaymentIntentRecord, Refund, StripeEvent
 from server.payments.transitions import (
     lock_payment,
     record_external_cancel,
@@ -89,6 +95,7 @@ async def receive(request: web.Request) -> web.Response:
         message = error.message if isinstance(error, ValidationError) else "Body is not UTF-8"
         raise ValidationError(message) from None
     with bind(stripe_event_id=event["id"]):
+        await _expand_card(context, event)
         outcome = await apply_event(context, event)
     context.metrics.webhook_events.labels(type=event["type"], outcome=outcome).inc()
     return json_response({"received": True, "outcome": outcome})
@@ -131,6 +138,22 @@ async def apply_event(context: AppContext, event: dict[str, Any]) -> str:
     return outcome
 
 
+async def _expand_card(context: AppContext, event: dict[str, Any]) -> None:
+    """Fetch the card of a new success about one of our intents, before any lock is taken."""
+    intent = event["data"]["object"]
+    if event["type"] != "payment_intent.succeeded" or not isinstance(
+        intent.get("latest_charge"), str
+    ):
+        return
+    async with context.db.unit_of_work() as uow:
+        seen = await uow.session.get(StripeEvent, event["id"])
+        ours = await uow.session.scalar(
+            select(Payment.id).where(Payment.stripe_payment_intent_id == intent.get("id"))
+        )
+    if seen is None and ours is not None:
+        await expand_latest_charge(context, intent)
+
+
 def _created_at(created: Any) -> datetime | None:
     if isinstance(created, bool) or not isinstance(created, int):
         return None
@@ -148,45 +171,96 @@ def _without_client_secret(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "data": {**event["data"], "object": {**obj, "client_secret": "[redacted]"}}}
 
 
-async def _payment_for_intent(uow: UnitOfWork, intent: dict[str, Any]) -> Payment | None:
-    """Our payment behind an intent, locked; None for intents this server did not create."""
+async def _payment_for_intent(
+    uow: UnitOfWork, context: AppContext, intent: dict[str, Any]
+) -> Payment | None:
+    """Our payment whose intent this is, locked; None (counted) for any other intent."""
     intent_id = intent.get("id")
-    metadata = intent.get("metadata") or {}
-    payment_id = metadata.get("payment_id")
-    payment = None
-    if isinstance(payment_id, str) and payment_id.isascii() and payment_id.isdigit():
-        payment = await lock_payment(uow, int(payment_id)) if len(payment_id) <= 18 else None
-        if payment is not None and payment.stripe_payment_intent_id not in (None, intent_id):
-            # Metadata names our payment, but the intent is not the one we kept for it.
-            log.warning(
-                "intent %s claims payment %s, which has another intent", intent_id, payment_id
-            )
-            payment = payment if intent.get("status") == "succeeded" else None
-    if payment is None and isinstance(intent_id, str):
+    found = None
+    if isinstance(intent_id, str):
         found = await uow.session.scalar(
             select(Payment.id).where(Payment.stripe_payment_intent_id == intent_id)
         )
-        if found is not None:
-            payment = await lock_payment(uow, found)
-    return payment
+    if found is None:
+        replaced = await _replaced(uow, intent) is not None
+        _unmatched(context, intent, "replaced_intent" if replaced else "unknown_intent")
+        return None
+    claimed = (intent.get("metadata") or {}).get("payment_id")
+    if claimed is not None and claimed != str(found):
+        # Our intent, but the event says it pays another payment: trust neither.
+        _unmatched(context, intent, "metadata_mismatch")
+        return None
+    return await lock_payment(uow, found)
+
+
+async def _replaced(uow: UnitOfWork, intent: dict[str, Any]) -> PaymentIntentRecord | None:
+    """An intent we created for a payment but did not keep (a racing creation)."""
+    intent_id = intent.get("id")
+    if not isinstance(intent_id, str) or len(intent_id) > 255:
+        return None
+    return await uow.session.get(PaymentIntentRecord, intent_id)
+
+
+def _unmatched(context: AppContext, intent: dict[str, Any], reason: str) -> None:
+    context.metrics.webhook_unmatched.labels(reason=reason).inc()
+    log.warning("stripe event about intent %r ignored: %s", intent.get("id"), reason)
 
 
 async def on_succeeded(
     uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
 ) -> tuple[str, int | None]:
-    payment = await _payment_for_intent(uow, intent)
+    payment = await _payment_for_intent(uow, context, intent)
     if payment is None:
-        return "ignored", None
+        return await _refund_replaced_intent(uow, context, intent, event_id)
     with bind(payment_id=payment.id, lot_id=payment.lot_id):
-        if payment.stripe_payment_intent_id is None:
-            payment.stripe_payment_intent_id = intent.get("id")
         return await record_success(uow, context, payment, intent, event_id=event_id), payment.id
+
+
+async def _refund_replaced_intent(
+    uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
+) -> tuple[str, int | None]:
+    """Money taken on an intent we created and then replaced: it goes back to the buyer.
+
+    It is not the payment's money (the payment has, or will have, its own
+    intent), so the refund names this intent and is not counted against it.
+    """
+    record = await _replaced(uow, intent)
+    amount = intent.get("amount")
+    if record is None or isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        return "ignored", None
+    payment = await lock_payment(uow, record.payment_id)
+    assert payment is not None
+    key = f"refund-replaced-{record.id}"
+    if await uow.session.scalar(select(Refund.id).where(Refund.idempotency_key == key)):
+        return "duplicate", payment.id
+    log.warning("payment %s: replaced intent %s succeeded; refunding", payment.id, record.id)
+    uow.session.add(
+        PaymentAttempt(
+            payment_id=payment.id,
+            outcome="late_success",
+            failure_message="an intent created for this payment and replaced was paid",
+            stripe_event_id=event_id,
+        )
+    )
+    refund = Refund(
+        payment_id=payment.id,
+        amount=amount,
+        reason="automatic: a replaced PaymentIntent of this payment succeeded",
+        status="pending",
+        idempotency_key=key,
+        stripe_payment_intent_id=record.id,
+    )
+    uow.session.add(refund)
+    await uow.session.flush()
+    refund_id = refund.id
+    uow.after_commit(lambda: refunds.send_refund(context, refund_id))
+    return "late_refunded", payment.id
 
 
 async def on_payment_failed(
     uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
 ) -> tuple[str, int | None]:
-    payment = await _payment_for_intent(uow, intent)
+    payment = await _payment_for_intent(uow, context, intent)
     if payment is None:
         return "ignored", None
     error = intent.get("last_payment_error") or {}
@@ -205,7 +279,7 @@ async def on_payment_failed(
 async def on_requires_action(
     uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
 ) -> tuple[str, int | None]:
-    payment = await _payment_for_intent(uow, intent)
+    payment = await _payment_for_intent(uow, context, intent)
     if payment is None:
         return "ignored", None
     return record_requires_action(uow, context, payment), payment.id
@@ -214,7 +288,7 @@ async def on_requires_action(
 async def on_processing(
     uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
 ) -> tuple[str, int | None]:
-    payment = await _payment_for_intent(uow, intent)
+    payment = await _payment_for_intent(uow, context, intent)
     if payment is None:
         return "ignored", None
     return record_processing(uow, payment), payment.id
@@ -224,7 +298,7 @@ async def on_canceled(
     uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
 ) -> tuple[str, int | None]:
     """Canceled at Stripe: by us at the window's end (nothing to do), or by someone else."""
-    payment = await _payment_for_intent(uow, intent)
+    payment = await _payment_for_intent(uow, context, intent)
     if payment is None:
         return "ignored", None
     return await record_external_cancel(uow, context, payment), payment.id
