@@ -107,7 +107,7 @@ class Payment(TimestampMixin, Base):
     #: A job is talking to Stripe about this payment until then (window end, reconcile).
     stripe_lease_until: Mapped[datetime | None]
     #: `{code, message, since}` while Stripe permanently refuses something we need.
-    attention: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    attention: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     last_stripe_error: Mapped[str | None] = mapped_column(Text)
     last_synced_at: Mapped[datetime | None]
     failure_code: Mapped[str | None] = mapped_column(String(128))

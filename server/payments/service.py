@@ -1,8 +1,8 @@
 """Payments for won lots: creating the PaymentIntent, and what awaits a buyer.
 
-No database connection is held while Stripe is asked: a job claims the
-payment in a short transaction (moving `next_retry_at` past the call, a lease
-every caller respects, the buyer's request included), calls Stripe with no
+No database connection is held while Stripe is asked: a caller claims the
+payment in a short transaction (a lease in `stripe_lease_until` that every
+caller respects, the buyer's requests included), calls Stripe with no
 transaction open, then applies the answer in a second transaction that
 re-checks the row under its lock. The window's end is in `window`.
 """
@@ -54,24 +54,30 @@ def intent_metadata(payment: Payment) -> dict[str, str]:
 async def create_intent(context: AppContext, payment_id: int, *, for_buyer: bool = False) -> bool:
     """Create the PaymentIntent of a CREATING payment and open its window.
 
-    Safe to call from several places at once: whoever claims the payment moves
-    `next_retry_at` past its Stripe call, and every other caller (sweeps on any
-    process, the buyer's own request) waits for that; the idempotency key,
-    derived from the payment, makes a repeated request return the same intent
-    at Stripe. A payment Stripe refused permanently waits for an admin
-    (`next_retry_at` null). True once the window is open.
+    Safe to call from several places at once: whoever claims the payment holds
+    a lease (`stripe_lease_until`) for its Stripe call, and every other caller
+    (sweeps on any process, the buyer's own requests, however many) leaves it
+    alone meanwhile; the idempotency key, derived from the payment, makes a
+    repeated request return the same intent at Stripe. Sweeps wait for the
+    backoff step (`next_retry_at`); a buyer asking explicitly may go before it.
+    A payment Stripe refused permanently waits for an admin (`next_retry_at`
+    null). True once the window is open.
     """
     async with context.db.unit_of_work() as uow:
         payment = await lock_payment(uow, payment_id, skip_locked=True)
         if payment is None or payment.status != PaymentStatus.CREATING:
             return False
         now = lifecycle.utcnow()
-        if payment.next_retry_at is None or payment.next_retry_at > now:
+        if payment.stripe_lease_until is not None and payment.stripe_lease_until > now:
+            return False  # another caller is asking Stripe right now
+        if payment.next_retry_at is None:
+            return False  # refused for good: an admin retries or releases it
+        if payment.next_retry_at > now and not for_buyer:
             return False
         payment.create_tries += 1
-        payment.next_retry_at = now + timedelta(
-            seconds=context.settings.stripe_create_lease_seconds
-        )
+        lease_end = now + timedelta(seconds=context.settings.stripe_create_lease_seconds)
+        # Until the answer is written (or, after a crash, the lease runs out) no sweep looks.
+        payment.stripe_lease_until = payment.next_retry_at = lease_end
         tries = payment.create_tries
         amount, currency, key = payment.amount, payment.currency, payment.idempotency_key
         metadata = intent_metadata(payment)
@@ -99,6 +105,7 @@ async def _creation_failed(
         if payment is None or payment.status != PaymentStatus.CREATING:
             return
         now = lifecycle.utcnow()
+        payment.stripe_lease_until = None
         backoff.note_stripe_error(context, payment, "create", error, now)
         if isinstance(error, StripeRejected):
             payment.next_retry_at = None  # until an admin retries or releases it
@@ -132,7 +139,7 @@ async def _open_window(context: AppContext, payment_id: int, intent: Any) -> boo
         payment.client_secret = intent.client_secret
         payment.status = PaymentStatus.REQUIRES_PAYMENT
         payment.expires_at = now + timedelta(seconds=context.settings.payment_window_seconds)
-        payment.next_retry_at = None
+        payment.next_retry_at = payment.stripe_lease_until = None
         payment.failure_message = None
         backoff.clear_attention(payment, backoff.ATTENTION_CODES["create"])
         announce_payment_required(uow, context, payment)
@@ -223,12 +230,13 @@ async def payment_for_lot(context: AppContext, buyer_id: str, lot_id: int) -> di
 
 def _not_ready(payment: Payment) -> AppError:
     """Why a CREATING payment has no intent yet: being created, waiting to retry, or stuck."""
+    now = lifecycle.utcnow()
     if payment.next_retry_at is None:
         return Unavailable(
             "The payment provider refused to prepare this payment; the auction house has been "
             "told and will contact you"
         )
-    wait = max(1, int((payment.next_retry_at - lifecycle.utcnow()).total_seconds() + 0.999))
+    wait = max(1, int((payment.next_retry_at - now).total_seconds() + 0.999))
     return Unavailable(
         "Your payment is being prepared; try again in a moment", details={"retry_after": wait}
     )
