@@ -7,6 +7,7 @@ every request, so each test can also count what our server asked Stripe.
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 from sqlalchemy import select
@@ -136,13 +137,13 @@ async def test_a_failing_cancel_is_retried_one_request_per_backoff_step_across_p
     server = await start_server(**options)
     await start_server(**options)  # a second process on the same database
     outage = proxy.refuse("POST", CANCEL, 500, "api_error", kind="api_error")
-    lot, info, alice = await won_lot(server, amount=5000)
+    _lot, info, alice = await won_lot(server, amount=5000)
     await alice.wait_for("payment_expired", timeout=10)
     payment = await _payment(db, info["payment_id"])
     assert payment.status == "EXPIRED" and payment.attention is None  # transient: no admin
     await asyncio.sleep(4)
     times = proxy.times("POST", CANCEL)
-    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     # Steps 0.2, 0.4, 0.8, 0.8 ...: each gap at least its step (less scheduling slack).
     steps = [min(0.2 * 2**i, 0.8) for i in range(len(gaps))]
     assert all(gap >= step * 0.9 for gap, step in zip(gaps, steps, strict=True)), gaps
@@ -235,7 +236,7 @@ async def test_an_admin_releases_a_stuck_payment_without_a_strike(
         return payment if payment.attention else None
 
     payment = await wait_for(flagged_payment, timeout=10)
-    status, answer = await server.request(
+    status, _answer = await server.request(
         "POST", f"/api/admin/payments/{payment.id}/release", as_user="alice"
     )
     assert status in (403, 404)
@@ -255,7 +256,7 @@ async def test_an_admin_releases_a_stuck_payment_without_a_strike(
 
 
 async def test_an_admin_release_cancels_the_live_intent(server, db, localstripe):
-    lot, info, alice = await won_lot(server, amount=5000)
+    lot, info, _alice = await won_lot(server, amount=5000)
     status, record = await server.request(
         "POST", f"/api/admin/payments/{info['payment_id']}/release", as_user="root", role="admin"
     )
@@ -275,7 +276,7 @@ async def test_the_card_is_fetched_before_the_payment_row_is_locked(
     """Issue 17.6: a success webhook names the charge by id; we fetch its card before we
     lock the payment, so no row lock waits on Stripe."""
     server = await start_server(stripe_api_base=proxy.url)
-    lot, info, alice = await won_lot(server, amount=5000)
+    _lot, info, _alice = await won_lot(server, amount=5000)
     await drop_webhooks(localstripe.url, WEBHOOK_SECRET)
     status, paid = await fake_browser.confirm_card(localstripe.url, info)
     assert paid["status"] == "succeeded"
@@ -318,4 +319,3 @@ async def test_unknown_payments_are_404_for_admins(server):
     for path in ("/api/admin/payments/999/retry", "/api/admin/payments/999/release"):
         status, answer = await server.request("POST", path, as_user="root", role="admin")
         assert (status, answer["error"]["code"]) == (404, "not_found"), path
-
