@@ -56,8 +56,12 @@ def upgrade() -> None:
         "payment_intents",
         sa.Column("id", sa.String(length=255), nullable=False),
         sa.Column("payment_id", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-                  nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.ForeignKeyConstraint(
             ["payment_id"],
             ["payments.id"],
