@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -111,8 +112,18 @@ class LocalStripe:
                 raise RuntimeError("localstripe did not start within 20 s")
             time.sleep(0.05)
 
+    def pause(self) -> None:
+        """SIGSTOP: Stripe hangs (connections are accepted, nothing is answered)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)
             self._process.terminate()
             try:
                 self._process.wait(timeout=5)
