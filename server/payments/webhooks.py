@@ -198,7 +198,14 @@ async def _replaced(uow: UnitOfWork, intent: dict[str, Any]) -> PaymentIntentRec
     intent_id = intent.get("id")
     if not isinstance(intent_id, str) or len(intent_id) > 255:
         return None
-    return await uow.session.get(PaymentIntentRecord, intent_id)
+    return await uow.session.scalar(
+        select(PaymentIntentRecord)
+        .join(Payment, Payment.id == PaymentIntentRecord.payment_id)
+        .where(
+            PaymentIntentRecord.id == intent_id,
+            Payment.stripe_payment_intent_id.is_distinct_from(intent_id),
+        )
+    )
 
 
 def _unmatched(context: AppContext, intent: dict[str, Any], reason: str) -> None:
