@@ -6,8 +6,9 @@ jobs give precision, and sweeps on every process catch whatever is due. Each
 job claims its payment under the row lock (skipping one another process
 holds) and leaves a lease in the row, so a transition happens once, and Stripe
 is asked once per backoff step, however many processes run. No job holds a
-database connection while it waits on Stripe; a sweep runs at most
-`STRIPE_JOBS` of them at a time.
+database connection while it waits on Stripe, and a process runs at most
+`PAYMENT_JOBS` of them at once (date jobs and sweeps together): a burst of
+lapsing windows queues here instead of taking the pool from bidders.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from server.scheduling.scheduler import HORIZON, Scheduler
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 200
-#: Stripe-waiting jobs one sweep runs at once (none holds a database connection).
-STRIPE_JOBS = 8
+#: Payment jobs one process runs at once, well below the pool (10 + 10 overflow).
+PAYMENT_JOBS = 4
 WINDOW_STATES = window.WINDOW_STATES
 
 
@@ -47,16 +48,28 @@ def schedule_expiry(context: AppContext, payment_id: int, expires_at: datetime) 
         context.scheduler.at(f"expire:{payment_id}", expires_at, expire_window, context, payment_id)
 
 
+def _job_slots(context: AppContext) -> asyncio.Semaphore:
+    slots = context.extras.get("payment_job_slots")
+    if slots is None:
+        slots = context.extras["payment_job_slots"] = asyncio.Semaphore(PAYMENT_JOBS)
+    return slots
+
+
 async def expire_window(context: AppContext, payment_id: int) -> None:
     with bind(payment_id=payment_id):
-        await window.expire_payment_window(context, payment_id)
+        async with _job_slots(context):
+            await window.expire_payment_window(context, payment_id)
 
 
 async def run_each(
-    ids: Sequence[int], job: Callable[[int], Awaitable[Any]], what: str, **ctx: Any
+    context: AppContext,
+    ids: Sequence[int],
+    job: Callable[[int], Awaitable[Any]],
+    what: str,
+    **ctx: Any,
 ) -> None:
-    """Run `job` for each id, `STRIPE_JOBS` at a time; one failing does not stop the rest."""
-    slots = asyncio.Semaphore(STRIPE_JOBS)
+    """Run `job` for each id, within the process's job slots; one failing stops no other."""
+    slots = _job_slots(context)
 
     async def one(item_id: int) -> None:
         async with slots:
@@ -101,12 +114,17 @@ async def sweep_payments(context: AppContext) -> None:
                 .limit(SWEEP_BATCH)
             )
         ).all()
-    await run_each(due, lambda pid: window.expire_payment_window(context, pid), "window expiry")
     await run_each(
-        creating, lambda pid: service.create_intent(context, pid), "PaymentIntent creation"
+        context, due, lambda pid: window.expire_payment_window(context, pid), "window expiry"
     )
     await run_each(
-        cancels, lambda pid: window.cancel_ended_intent(context, pid), "intent cancellation"
+        context, creating, lambda pid: service.create_intent(context, pid), "PaymentIntent creation"
+    )
+    await run_each(
+        context,
+        cancels,
+        lambda pid: window.cancel_ended_intent(context, pid),
+        "intent cancellation",
     )
 
 
@@ -151,8 +169,9 @@ async def reconcile(context: AppContext) -> int:
         nonlocal changed
         changed += await reconcile_payment(context, payment_id)
 
-    await run_each(stale, reconcile_one, "reconciliation")
+    await run_each(context, stale, reconcile_one, "reconciliation")
     await run_each(
+        context,
         unsent_refunds,
         lambda refund_id: refunds.send_refund(context, refund_id),
         "sending a pending refund",
