@@ -24,6 +24,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, str]]] = [
     ("POST", "/api/payments/{payment}/refund", {}, {}),
     ("POST", "/api/payments/{payment}/refund", {"amount": 100, "reason": "why not"}, {}),
     ("POST", "/api/payments/create-intent", {"lot_id": "{lot}"}, {}),
+    ("POST", "/api/payments/{payment}/decline", None, {}),
 ]
 
 
