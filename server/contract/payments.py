@@ -100,9 +100,7 @@ class Attention(Resource):
 
     code: Annotated[
         str,
-        Field(
-            description="`intent_creation_refused`, `intent_cancel_refused` or `refund_refused`"
-        ),
+        Field(description="`intent_creation_refused`, `intent_cancel_refused` or `refund_refused`"),
     ]
     message: str
     since: datetime

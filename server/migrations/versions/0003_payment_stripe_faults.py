@@ -1,7 +1,7 @@
 """payments: attention, Stripe retry schedule and lease; every intent we created
 
-Revision ID: 0002_payment_stripe_faults
-Revises: 0001
+Revision ID: 0003_payment_stripe_faults
+Revises: 0002_status_checks_from_enums
 Create Date: 2026-12-02 01:00:00.000000
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0002_payment_stripe_faults"
-down_revision: str | None = "0001"
+revision: str = "0003_payment_stripe_faults"
+down_revision: str | None = "0002_status_checks_from_enums"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
