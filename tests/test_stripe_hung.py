@@ -15,7 +15,7 @@ import time
 
 import aiohttp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from server.payments.models import Payment
 from server.users.models import User
@@ -39,6 +39,13 @@ def own_stripe():
 
 def p99(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=100)[98] if len(samples) > 1 else samples[0]
+
+
+IDLE_IN_TRANSACTION = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND application_name = 'auction-server' AND state = 'idle in transaction'"
+    " AND now() - state_change > interval '300 milliseconds'"
+)
 
 
 async def _bids(server, lot_id, bidders, start, count, pool_peaks):
@@ -113,10 +120,13 @@ async def test_bids_keep_their_latency_while_stripe_hangs_and_windows_lapse(
 
         deadline = time.monotonic() + 30
         enforced_before_pause = await windows_enforced()
+        waiting_in_transaction = []
         while not await windows_enforced():
             assert time.monotonic() < deadline, "windows were not enforced while Stripe hung"
             more, amount = await _bids(server, unrelated["id"], bidders, amount, 10, peaks)
             hung.extend(more)
+            async with db.engine.connect() as conn:
+                waiting_in_transaction.append(await conn.scalar(IDLE_IN_TRANSACTION))
         more, amount = await _bids(server, unrelated["id"], bidders, amount, 20, peaks)
         hung.extend(more)
     finally:
@@ -129,6 +139,9 @@ async def test_bids_keep_their_latency_while_stripe_hangs_and_windows_lapse(
         f" ({len(hung)} bids); pool checked out at most {max(peaks)} of {pool_size}"
     )
     assert max(peaks) < pool_size
+    # Nobody sat in an open transaction (holding a connection, maybe a row lock) while
+    # waiting on Stripe.
+    assert max(waiting_in_transaction) == 0, waiting_in_transaction
     assert not enforced_before_pause  # the windows did lapse while Stripe hung
 
     async def converged():

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -33,6 +34,9 @@ class AppContext:
     scheduler: Scheduler | None = None
     #: Bids queued per lot, applied in batches; made on the first bid.
     bid_batcher: LotBatcher[QueuedBid] | None = None
+    #: Payment jobs (they wait on Stripe) this process runs at once: well below the
+    #: pool, so a burst of lapsing windows queues here, not for connections.
+    payment_job_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
 
 
 CONTEXT = web.AppKey("context", AppContext)

@@ -7,8 +7,9 @@ job claims its payment under the row lock (skipping one another process
 holds) and leaves a lease in the row, so a transition happens once, and Stripe
 is asked once per backoff step, however many processes run. No job holds a
 database connection while it waits on Stripe, and a process runs at most
-`PAYMENT_JOBS` of them at once (date jobs and sweeps together): a burst of
-lapsing windows queues here instead of taking the pool from bidders.
+four of them at once (`AppContext.payment_job_slots`, date jobs and sweeps
+together): a burst of lapsing windows queues there instead of taking the pool
+from bidders.
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ from server.scheduling.scheduler import HORIZON, Scheduler
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 200
-#: Payment jobs one process runs at once, well below the pool (10 + 10 overflow).
-PAYMENT_JOBS = 4
 WINDOW_STATES = window.WINDOW_STATES
 
 
@@ -49,10 +48,7 @@ def schedule_expiry(context: AppContext, payment_id: int, expires_at: datetime) 
 
 
 def _job_slots(context: AppContext) -> asyncio.Semaphore:
-    slots = context.extras.get("payment_job_slots")
-    if slots is None:
-        slots = context.extras["payment_job_slots"] = asyncio.Semaphore(PAYMENT_JOBS)
-    return slots
+    return context.payment_job_slots
 
 
 async def expire_window(context: AppContext, payment_id: int) -> None:
