@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from server.auctions.models import Lot
 from server.payments.models import Payment, PaymentIntentRecord, Refund, StripeEvent
 from server.users.models import User
-from tests.conftest import WEBHOOK_SECRET
+from tests.conftest import METRICS_AUTH, WEBHOOK_SECRET
 from tests.support import stripe as fake_browser
 from tests.support.factories import bid, create_lot
 from tests.support.sales import STANDIN_KEY, drop_webhooks, intent_id, standin, won_lot
@@ -50,7 +50,7 @@ async def _foreign_intent(localstripe, *, amount, currency, metadata) -> dict:
 
 
 async def _unmatched_metric(server, reason) -> float:
-    _status, text = await server.request("GET", "/metrics")
+    _status, text = await server.request("GET", "/metrics", headers=METRICS_AUTH)
     prefix = f'auction_webhook_unmatched_total{{reason="{reason}"}} '
     lines = [line for line in text.splitlines() if line.startswith(prefix)]
     return float(lines[0].split()[-1]) if lines else 0.0

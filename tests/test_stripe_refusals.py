@@ -15,7 +15,7 @@ from sqlalchemy import select
 from server.auctions.models import Lot
 from server.payments.models import Payment, Refund
 from server.users.models import User
-from tests.conftest import WEBHOOK_SECRET
+from tests.conftest import METRICS_AUTH, WEBHOOK_SECRET
 from tests.support import stripe as fake_browser
 from tests.support.factories import bid, create_lot
 from tests.support.sales import drop_webhooks, intent_id, won_lot
@@ -98,7 +98,7 @@ async def test_a_refused_cancel_still_ends_the_window_and_flags_the_payment(
 
     await asyncio.sleep(2)  # several sweeps later
     assert proxy.count("POST", CANCEL) == 1, proxy.requests
-    status, text = await server.request("GET", "/metrics")
+    status, text = await server.request("GET", "/metrics", headers=METRICS_AUTH)
     assert 'auction_payment_attention_flagged_total{code="intent_cancel_refused"} 1.0' in text
     assert "auction_payments_needing_attention 1.0" in text
 
