@@ -11,6 +11,7 @@ event against.
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from aiohttp import web
@@ -167,3 +168,7 @@ async def asyncapi_json(request: web.Request) -> web.Response:
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/asyncapi.json", asyncapi_json)
+
+
+if __name__ == "__main__":  # `python -m server.contract.asyncapi > asyncapi.json`
+    print(json.dumps(document(), indent=2))

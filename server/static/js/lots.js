@@ -1,13 +1,10 @@
 // The lots on the page: their state, joining and leaving, bidding, outbid notices.
+import { newRequestId } from "../vendor/auction-client/auction-client.js";
 import { api } from "./api.js";
 import { announce } from "./dom.js";
 import { buildLotCard, leaderText, renderLotCard } from "./lot_card.js";
 import { formatMoney, parseMoney, toMajorString } from "./money.js";
 const JOINED_KEY = "auction.joined";
-
-function newRequestId() {
-  return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
-}
 
 export class LotBoard {
   constructor({ list, empty, live, hasMyPayment, clearNotice }) {
@@ -35,7 +32,7 @@ export class LotBoard {
   }
 
   saveJoins() {
-    sessionStorage.setItem(JOINED_KEY, JSON.stringify([...this.live.lots.keys()]));
+    sessionStorage.setItem(JOINED_KEY, JSON.stringify(this.live.joinedLots()));
   }
 
   setUser(user) {
@@ -187,7 +184,12 @@ export class LotBoard {
     }
     card.submit.disabled = true;
     card.status.textContent = "Placing your bid…";
-    const ack = await this.live.call("place_bid", { lot_id: lot.id, ...card.pending });
+    // The client offers the ack's lot as a snapshot, and retries a lost answer with the same id.
+    const ack = await this.live.placeBid({
+      lotId: lot.id,
+      amount: card.pending.amount,
+      requestId: card.pending.request_id,
+    });
     card.submit.disabled = false;
     card.status.textContent = "";
     if (ack.ok) {
@@ -197,7 +199,6 @@ export class LotBoard {
       card.note.textContent = "";
       this.clearNotice(lot.id);
       this.rememberAlias(card, ack.bid.bidder);
-      this.live.offerSnapshot(ack.lot);
       card.status.textContent = `Your bid of ${formatMoney(ack.bid.amount, lot.currency)} is the highest.`;
       this.render(card);
       return;

@@ -1,7 +1,9 @@
 // The demo page: wires the session, the live connection, the lots and the payments.
+// The connection is the integrators' client (clients/js, served as package data):
+// acks that always answer, lots kept in seq order, re-joins on a gap or reconnect.
+import { AuctionClient } from "../vendor/auction-client/auction-client.js";
 import { api, useToken } from "./api.js";
 import { announce, h } from "./dom.js";
-import { Live } from "./live.js";
 import { LotBoard } from "./lots.js";
 import { configureCurrencies } from "./money.js";
 import { PaymentDesk } from "./payments.js";
@@ -15,6 +17,8 @@ const CONNECTION_TEXT = {
   live: "Live",
   reconnecting: "Connection lost: reconnecting…",
   unavailable: "Live updates are unavailable: the Socket.IO client did not load.",
+  refused: "Not connected: the sign-in was refused.",
+  stopped: "Offline.",
 };
 
 const $ = (id) => document.getElementById(id);
@@ -77,39 +81,37 @@ async function start() {
   let board;
   let desk;
   let session;
-  const live = new Live({
-    onState(state) {
-      const line = $("connection");
-      line.textContent = CONNECTION_TEXT[state];
-      line.dataset.state = state;
-      board.connectionChanged();
-    },
-    onSnapshot(lot) {
-      board.show(lot);
-      desk.lotShown(lot.id);
-    },
-    onLotEvent: (name, data) => board.apply(name, data),
-    onUserEvent(name, data) {
-      if (name === "outbid") {
-        const text = board.outbid(data);
-        notice(text, `lot-${data.lot_id}`);
-        announce(text, { urgent: true });
-      } else if (name === "payment_required") desk.required(data);
-      else if (name === "payment_action_required") desk.actionRequired(data);
-      else if (name === "payment_failed") desk.failed(data);
-      else if (name === "payment_succeeded") desk.succeeded(data);
-      else if (name === "payment_expired") desk.expired(data);
-    },
-    async onConnected() {
-      if (!session.user) return;
-      const ack = await live.call("my_payments", {});
-      if (ack.ok) await desk.reconcile(ack.payments);
-    },
-    onRefused: (error) => session.refused(error.message),
-    onJoinFailed(lotId) {
-      board.saveJoins();
-      board.refresh(lotId);
-    },
+  const live = new AuctionClient();
+  live.on("state", (state) => {
+    const line = $("connection");
+    line.textContent = CONNECTION_TEXT[state];
+    line.dataset.state = state;
+    board.connectionChanged();
+  });
+  live.on("snapshot", (lot) => {
+    board.show(lot);
+    desk.lotShown(lot.id);
+  });
+  live.on("lot_event", ({ name, data }) => board.apply(name, data));
+  live.on("outbid", (data) => {
+    const text = board.outbid(data);
+    notice(text, `lot-${data.lot_id}`);
+    announce(text, { urgent: true });
+  });
+  live.on("payment_required", (data) => desk.required(data));
+  live.on("payment_action_required", (data) => desk.actionRequired(data));
+  live.on("payment_failed", (data) => desk.failed(data));
+  live.on("payment_succeeded", (data) => desk.succeeded(data));
+  live.on("payment_expired", (data) => desk.expired(data));
+  live.on("connected", async () => {
+    if (!session.user) return;
+    const ack = await live.myPayments();
+    if (ack.ok) await desk.reconcile(ack.payments);
+  });
+  live.on("refused", (error) => session.refused(error.message));
+  live.on("join_failed", ({ lotId }) => {
+    board.saveJoins();
+    board.refresh(lotId);
   });
   board = new LotBoard({
     list: $("lot-list"),
@@ -131,7 +133,7 @@ async function start() {
       useToken(token);
       desk.clear();
       board.setUser(user);
-      live.start(token);
+      live.connect(token);
     },
   });
   if (typeof window.io !== "function") {
@@ -142,7 +144,7 @@ async function start() {
   }
 
   // Lots joined before a reload are joined again once connected.
-  for (const lotId of board.savedJoins()) live.lots.set(lotId, { seq: null, syncing: false, buffer: [] });
+  for (const lotId of board.savedJoins()) live.join(lotId);
 
   async function loadLots() {
     try {

@@ -1,0 +1,235 @@
+// Generated from the server's AsyncAPI document (GET /api/asyncapi.json)
+// by clients/js/scripts/generate-types.mjs. Do not edit: regenerate.
+// Auction payment server: Socket.IO events, version 1.
+
+export interface Bid {
+  id: number;
+  lot_id: number;
+  amount: number;
+  bidder: string | null;
+  created_at: string;
+}
+
+export interface BidPlaced {
+  lot_id: number;
+  /** The lot's event counter after this event */
+  seq: number;
+  bid_id: number;
+  amount: number;
+  /** A stable pseudonym of the bidder on this lot */
+  bidder: string;
+  bid_count: number;
+  ends_at: string;
+  min_next_bid: number;
+  created_at: string;
+}
+
+export interface Breakdown {
+  hammer: number;
+  premium: number;
+  total: number;
+}
+
+export interface ErrorAck {
+  ok: false;
+  error: ErrorBody;
+}
+
+/** `code` names the refusal (SPEC section 7). Some refusals carry more fields. */
+export interface ErrorBody {
+  code: string;
+  message: string;
+  /** With validation_error: each bad field (nested ones joined with dots) and its message */
+  fields?: { [key: string]: string } | null;
+  /** With bid_too_low */
+  min_next_bid?: number | null;
+}
+
+/** Join the lot's room; the ack carries a fresh snapshot. */
+export interface JoinLot {
+  lot_id: number;
+}
+
+export interface JoinLotAck {
+  ok: true;
+  lot: Lot;
+}
+
+/** Leave the lot's room. */
+export interface LeaveLot {
+  lot_id: number;
+}
+
+export interface LeaveLotAck {
+  ok: true;
+}
+
+/** A lot's snapshot. `seq` is the latest lot event it includes. */
+export interface Lot {
+  id: number;
+  title: string;
+  description: string;
+  seller_id: string;
+  currency: string;
+  starting_price: number;
+  has_reserve: boolean;
+  /** The reserve itself stays secret */
+  reserve_met: boolean;
+  bid_increment: number | null;
+  current_bid: number | null;
+  bid_count: number;
+  high_bidder: string | null;
+  min_next_bid: number;
+  starts_at: string;
+  ends_at: string;
+  status: LotStatus;
+  seq: number;
+  closed_at: string | null;
+}
+
+/** A late bid pushed the end out (anti-sniping). */
+export interface LotExtended {
+  lot_id: number;
+  /** The lot's event counter after this event */
+  seq: number;
+  ends_at: string;
+}
+
+export type LotStatus = "SCHEDULED" | "OPEN" | "PENDING_PAYMENT" | "SOLD" | "UNSOLD" | "CANCELED";
+
+/** Every status change. PENDING_PAYMENT means bidding is locked. */
+export interface LotStatusChanged {
+  lot_id: number;
+  /** The lot's event counter after this event */
+  seq: number;
+  status: LotStatus;
+  /** starts_at, ends_at, closed_by_seller, closed_by_admin, no_bids, reserve_not_met, withdrawn, paid, offered_to_next_bidder, not_paid */
+  reason: string;
+  current_bid: number | null;
+  high_bidder: string | null;
+  ends_at: string;
+  /** The hammer price, with SOLD */
+  amount?: number | null;
+  /** With offered_to_next_bidder: which offer this is */
+  offer_number?: number | null;
+}
+
+/** The payments awaiting the caller (PaymentInfo, client secrets included). Needs a token. */
+export type MyPayments = Record<string, never>;
+
+export interface MyPaymentsAck {
+  ok: true;
+  payments: PaymentInfo[];
+}
+
+export interface Outbid {
+  lot_id: number;
+  /** The new highest bid */
+  amount: number;
+  your_amount: number;
+  min_next_bid: number;
+}
+
+/** The bank asks for more (3-D Secure and the like): finish it with Stripe.js. */
+export interface PaymentActionRequired {
+  payment_id: number;
+  lot_id: number;
+}
+
+export interface PaymentExpired {
+  payment_id: number;
+  lot_id: number;
+  /** window_elapsed, attempts_exhausted or canceled_at_stripe */
+  reason: string;
+}
+
+export interface PaymentFailed {
+  payment_id: number;
+  lot_id: number;
+  failure_code: string | null;
+  failure_message: string | null;
+  attempts_left: number;
+}
+
+/** A payment awaiting its buyer. Holds the client secret: sent to that buyer only. */
+export interface PaymentInfo {
+  payment_id: number;
+  lot_id: number;
+  status: PaymentStatus;
+  amount: number;
+  currency: string;
+  breakdown: Breakdown;
+  /** For Stripe.js; null until the intent exists */
+  client_secret: string | null;
+  publishable_key: string;
+  expires_at: string | null;
+  attempt: number;
+  attempts_left: number;
+  /** 1 for the winner, 2+ for later offers */
+  offer_number: number;
+}
+
+export type PaymentStatus = "CREATING" | "REQUIRES_PAYMENT" | "REQUIRES_ACTION" | "PROCESSING" | "SUCCEEDED" | "FAILED" | "EXPIRED" | "CANCELED" | "PARTIALLY_REFUNDED" | "REFUNDED";
+
+export interface PaymentSucceeded {
+  payment_id: number;
+  lot_id: number;
+  amount: number;
+  currency: string;
+  receipt_url: string;
+}
+
+/** Bid on an open lot. Needs a token. */
+export interface PlaceBid {
+  lot_id: number;
+  amount: number;
+  /** Chosen by the client (a UUID is ideal); a retry reuses it and places no second bid */
+  request_id: string;
+}
+
+export interface PlaceBidAck {
+  ok: true;
+  bid: Bid;
+  lot: Lot;
+}
+
+/** What a client sends (each event's payload) and what the server answers (its ack). */
+export interface ClientEvents {
+  /** Join a lot's room and get its snapshot; re-join on a seq gap */
+  join_lot: { payload: JoinLot; ack: JoinLotAck | ErrorAck };
+  /** Leave a lot's room */
+  leave_lot: { payload: LeaveLot; ack: LeaveLotAck | ErrorAck };
+  /** Bid; a retried request_id returns the first result and places no second bid */
+  place_bid: { payload: PlaceBid; ack: PlaceBidAck | ErrorAck };
+  /** The payments awaiting the caller */
+  my_payments: { payload: MyPayments; ack: MyPaymentsAck | ErrorAck };
+}
+
+/** What the server sends to a lot's room (`lot:{id}`), by event name. */
+export interface LotRoomEvents {
+  /** A bid was accepted */
+  bid_placed: BidPlaced;
+  /** The end moved later */
+  lot_extended: LotExtended;
+  /** The status changed */
+  lot_status: LotStatusChanged;
+}
+
+/** What the server sends to one user (`user:{sub}`), by event name. */
+export interface UserRoomEvents {
+  /** Someone bid more than you */
+  outbid: Outbid;
+  /** You won (or were offered) a lot: pay within the window. Sent again on every connect while it awaits you */
+  payment_required: PaymentInfo;
+  /** Your bank asks for authentication */
+  payment_action_required: PaymentActionRequired;
+  /** A card was declined; try again while attempts are left */
+  payment_failed: PaymentFailed;
+  /** Paid */
+  payment_succeeded: PaymentSucceeded;
+  /** The payment window ended unpaid */
+  payment_expired: PaymentExpired;
+}
+
+/** Every event the server sends, by name. */
+export type ServerEvents = LotRoomEvents & UserRoomEvents;

@@ -1,0 +1,90 @@
+"""The JavaScript client in clients/js: its own tests against this real server, its types.
+
+`node --test` runs clients/js/tests/ with the URL of a server started here (the
+real app, PostgreSQL, localstripe) and the secret to sign tokens with; a failing
+JS test fails this test with node's report. Without Node.js these are skipped,
+saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from server.contract.asyncapi import document
+from server.web.pages import STATIC_DIR
+from tests.conftest import JWT_SECRET
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIENT = ROOT / "clients" / "js"
+NODE = shutil.which("node")
+
+pytestmark = pytest.mark.skipif(
+    NODE is None, reason="Node.js is not installed: apt-get install nodejs"
+)
+
+
+def socketio_client_installed() -> bool:
+    return (ROOT / "node_modules" / "socket.io-client" / "package.json").is_file()
+
+
+async def test_the_js_client_passes_its_own_tests_against_the_server(start_server, db):
+    if not socketio_client_installed():
+        pytest.skip("socket.io-client is not installed in node_modules: run `npm ci`")
+    server = await start_server(anti_sniping_window_seconds=0)
+    assert NODE is not None
+    process = await asyncio.create_subprocess_exec(
+        NODE,
+        "--test",
+        "--test-reporter=spec",
+        "tests/",
+        cwd=CLIENT,
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "AUCTION_URL": server.url,
+            "AUCTION_JWT_SECRET": JWT_SECRET,
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=180)
+    report = output.decode(errors="replace")
+    print(report)
+    assert process.returncode == 0, report
+    counts = dict(re.findall(r"^\u2139 (tests|pass|fail|skipped) (\d+)$", report, re.MULTILINE))
+    assert int(counts["tests"]) > 0 and counts["fail"] == "0" and counts["skipped"] == "0", counts
+
+
+def test_the_committed_types_are_generated_from_the_asyncapi_document(tmp_path):
+    source = tmp_path / "asyncapi.json"
+    source.write_text(json.dumps(document()))
+    assert NODE is not None
+    fresh = subprocess.run(
+        [NODE, "scripts/generate-types.mjs", str(source)],
+        cwd=CLIENT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    committed = (CLIENT / "types" / "events.d.ts").read_text()
+    assert committed == fresh, (
+        "clients/js/types/events.d.ts is stale: run `.venv/bin/python -m server.contract.asyncapi "
+        "> /tmp/asyncapi.json && node clients/js/scripts/generate-types.mjs /tmp/asyncapi.json "
+        "> clients/js/types/events.d.ts`"
+    )
+
+
+def test_the_demo_page_serves_the_client_package_unchanged():
+    """The page's copy is package data (it works from a wheel); it must be the package's file."""
+    served = STATIC_DIR / "vendor" / "auction-client" / "auction-client.js"
+    assert served.read_bytes() == (CLIENT / "src" / "auction-client.js").read_bytes(), (
+        "run `cp clients/js/src/auction-client.js server/static/vendor/auction-client/`"
+    )
