@@ -17,7 +17,9 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from server.contract.base import Amount, Contract, Id, Resource
-from server.contract.statuses import LotStatus, PaymentStatus
+from server.contract.lots import Bid, Lot
+from server.contract.payments import PaymentInfo
+from server.contract.statuses import LotStatus
 
 #: A client's id for one bid, reused on a retry so the bid counts once.
 RequestId = Annotated[
@@ -58,63 +60,6 @@ class PlaceBid(Contract):
 
 class MyPayments(Contract):
     """The payments awaiting the caller (PaymentInfo, client secrets included). Needs a token."""
-
-
-# --- what the server shows of lots, bids and payments ----------------------------------------
-
-
-class Lot(Resource):
-    """A lot's snapshot. `seq` is the latest lot event it includes."""
-
-    id: int
-    title: str
-    description: str
-    seller_id: str
-    currency: str
-    starting_price: int
-    has_reserve: bool
-    reserve_met: bool = Field(description="The reserve itself stays secret")
-    bid_increment: int | None
-    current_bid: int | None
-    bid_count: int
-    high_bidder: str | None
-    min_next_bid: int
-    starts_at: datetime
-    ends_at: datetime
-    status: LotStatus
-    seq: int = Field(ge=0)
-    closed_at: datetime | None
-
-
-class Bid(Resource):
-    id: int
-    lot_id: int
-    amount: int
-    bidder: str | None
-    created_at: datetime
-
-
-class Breakdown(Resource):
-    hammer: int
-    premium: int
-    total: int
-
-
-class PaymentInfo(Resource):
-    """A payment awaiting its buyer. Holds the client secret: sent to that buyer only."""
-
-    payment_id: int
-    lot_id: int
-    status: PaymentStatus
-    amount: int
-    currency: str
-    breakdown: Breakdown
-    client_secret: str | None = Field(description="For Stripe.js; null until the intent exists")
-    publishable_key: str
-    expires_at: datetime | None
-    attempt: int
-    attempts_left: int
-    offer_number: int = Field(description="1 for the winner, 2+ for later offers")
 
 
 # --- server to a lot room (`lot:{id}`) --------------------------------------------------------

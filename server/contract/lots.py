@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import Field
 
-from server.auctions.lifecycle import utcnow
 from server.contract.base import (
     MAX_AMOUNT,
     NOT_BLANK,
@@ -48,7 +47,7 @@ class NewLot(Contract):
 
     def problems(self, context: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
         """The rules no static schema can state: prices against the currency, times against now."""
-        now = utcnow()
+        now = datetime.now(UTC)
         step = chargeable_step(self.currency)
         for name in ("starting_price", "reserve_price", "bid_increment"):
             value = getattr(self, name)

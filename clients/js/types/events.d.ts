@@ -5,7 +5,9 @@
 export interface Bid {
   id: number;
   lot_id: number;
+  /** An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   amount: number;
+  /** The bidder's alias */
   bidder: string | null;
   created_at: string;
 }
@@ -25,8 +27,11 @@ export interface BidPlaced {
 }
 
 export interface Breakdown {
+  /** The winning bid. An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   hammer: number;
+  /** The buyer's premium. An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   premium: number;
+  /** hammer + premium. An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   total: number;
 }
 
@@ -64,25 +69,32 @@ export interface LeaveLotAck {
   ok: true;
 }
 
-/** A lot's snapshot. `seq` is the latest lot event it includes. */
+/** A lot as everyone sees it. The reserve itself stays secret. */
 export interface Lot {
   id: number;
   title: string;
   description: string;
   seller_id: string;
+  /** ISO 4217, lowercase */
   currency: string;
+  /** An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   starting_price: number;
   has_reserve: boolean;
   /** The reserve itself stays secret */
   reserve_met: boolean;
+  /** Null: the standard increment table. An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   bid_increment: number | null;
+  /** The highest bid placed. An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   current_bid: number | null;
   bid_count: number;
+  /** The high bidder's alias, not their id */
   high_bidder: string | null;
+  /** An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   min_next_bid: number;
   starts_at: string;
   ends_at: string;
   status: LotStatus;
+  /** The lot's event counter: the seq of its latest event */
   seq: number;
   closed_at: string | null;
 }
@@ -151,21 +163,24 @@ export interface PaymentFailed {
   attempts_left: number;
 }
 
-/** A payment awaiting its buyer. Holds the client secret: sent to that buyer only. */
+/** What the buyer needs to pay with Stripe.js. Holds the client secret: the buyer's only. */
 export interface PaymentInfo {
   payment_id: number;
   lot_id: number;
   status: PaymentStatus;
+  /** The total to pay. An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   amount: number;
+  /** ISO 4217, lowercase */
   currency: string;
   breakdown: Breakdown;
-  /** For Stripe.js; null until the intent exists */
+  /** For Stripe.js; sent to the buyer only */
   client_secret: string | null;
   publishable_key: string;
   expires_at: string | null;
+  /** Which confirmation attempt this is, from 1 */
   attempt: number;
   attempts_left: number;
-  /** 1 for the winner, 2+ for later offers */
+  /** 1 for the winner, 2 for the next bidder offered the lot... */
   offer_number: number;
 }
 
@@ -193,6 +208,17 @@ export interface PlaceBidAck {
   lot: Lot;
 }
 
+/**
+ * Events of this lot may have been lost (the link between server processes was
+ * down): re-join the lot (`join_lot`) for a fresh snapshot, as on a `seq` gap.
+ */
+export interface Resync {
+  lot_id: number;
+  /** The lot's latest seq when this was sent (0 if it could not be read): a client that has seen it missed nothing, but re-joining is always safe */
+  seq: number;
+  reason: "redis_reconnected";
+}
+
 /** What a client sends (each event's payload) and what the server answers (its ack). */
 export interface ClientEvents {
   /** Join a lot's room and get its snapshot; re-join on a seq gap */
@@ -213,6 +239,8 @@ export interface LotRoomEvents {
   lot_extended: LotExtended;
   /** The status changed */
   lot_status: LotStatusChanged;
+  /** Events of this lot may have been missed: re-join it for a fresh snapshot */
+  resync: Resync;
 }
 
 /** What the server sends to one user (`user:{sub}`), by event name. */

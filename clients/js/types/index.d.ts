@@ -15,7 +15,8 @@ import type {
 export * from "./events.js";
 
 export type ConnectionState = "connecting" | "live" | "reconnecting" | "refused" | "unavailable" | "stopped";
-export type LotEventName = keyof LotRoomEvents;
+/** The lot events kept in seq order (`resync` is a hint, handled by the client). */
+export type LotEventName = Exclude<keyof LotRoomEvents, "resync">;
 export type UserEventName = keyof UserRoomEvents;
 export type LotEvent = { [N in LotEventName]: { name: N; data: LotRoomEvents[N] } }[LotEventName];
 

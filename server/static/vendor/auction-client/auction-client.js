@@ -12,7 +12,8 @@
 //   for a fresh snapshot while the events that arrive meanwhile are held back and
 //   replayed after it. An event still beyond a gap after that is dropped and one
 //   more re-join follows a little later: a broken stream costs a re-join every few
-//   seconds at most, never a loop;
+//   seconds at most, never a loop. A `resync` hint from the server (events may have
+//   been lost between its processes) re-joins the lot unless its seq was seen;
 // - every joined lot is joined again after a reconnect, and lots joined while
 //   offline are joined once connected;
 // - bids carry a request id, and a bid whose answer was lost is retried with the
@@ -131,6 +132,7 @@ export class AuctionClient {
     socket.on("disconnect", (reason) => this.disconnected(reason));
     socket.on("connect_error", (error) => this.connectFailed(error));
     for (const name of LOT_EVENTS) socket.on(name, (data) => this.lotEvent(name, data));
+    socket.on("resync", (data) => this.resyncHint(data));
     for (const name of USER_EVENTS) socket.on(name, (data) => this.emit(name, data));
     return this;
   }
@@ -299,6 +301,15 @@ export class AuctionClient {
       return;
     }
     this.apply(sub, name, data);
+  }
+
+  /** The server says events of this lot may have been lost: join again unless none were. */
+  resyncHint(data) {
+    this.emit("resync", data);
+    const sub = this.lots.get(data.lot_id);
+    if (!sub || sub.syncing) return;
+    if (sub.seq !== null && data.seq > 0 && data.seq <= sub.seq) return;
+    this.resync(data.lot_id);
   }
 
   apply(sub, name, data) {
