@@ -14,7 +14,16 @@ import jsonschema
 import pytest
 from pydantic import Field
 
-from server.contract.base import NOT_BLANK, STRIPPED, Amount, Contract, Id, Timestamp, parse
+from server.contract.base import (
+    NOT_BLANK,
+    STRIPPED,
+    WHITESPACE,
+    Amount,
+    Contract,
+    Id,
+    Timestamp,
+    parse,
+)
 from server.core.errors import ValidationError
 
 
@@ -58,7 +67,9 @@ def test_every_bad_field_is_listed_at_once():
         ({"title": "abcdef", "price": 5}, "title", "must be at most 5 characters"),
         ({"title": 7, "price": 5}, "title", "must be a string"),
         ({"title": "a", "price": True}, "price", "must be an integer"),
-        ({"title": "a", "price": 1.0}, "price", "must be an integer"),
+        ({"title": "a", "price": 1.5}, "price", "must be an integer"),
+        ({"title": "a", "price": "1"}, "price", "must be an integer"),
+        ({"title": "a", "price": 2.0**60}, "price", "must be an integer"),
         ({"title": "a", "price": 0}, "price", "must be at least 1"),
         ({"title": "a", "price": 10**16}, "price", "must be at most 1000000000000000"),
         ({"title": "a", "price": 5, "kind": "c"}, "kind", "must be one of 'a' or 'b'"),
@@ -102,6 +113,25 @@ def test_a_good_payload_is_parsed_stripped_and_in_utc():
     assert parsed.at == datetime(2030, 1, 1, 0, 0, 0, 500000, tzinfo=UTC)
     assert parsed.at.tzinfo is UTC
     assert parsed.kind == "a"
+
+
+def test_a_number_without_a_fraction_is_an_integer_as_in_json_schema():
+    parsed = parse(Sample, {"title": "a", "price": 5.0, "ref": 7.0})
+    assert (parsed.price, parsed.ref) == (5, 7)
+    assert type(parsed.price) is int
+
+
+def test_whitespace_is_the_same_in_the_pattern_the_parser_and_python():
+    spaces = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    assert set(WHITESPACE) == set(spaces)
+    for space in spaces:
+        assert refusal({"title": space * 3, "price": 5})["fields"] == {
+            "title": "'title' must not be empty"
+        }
+    assert parse(Sample, {"title": "\u3000a\x1c", "price": 5}).title == "a"
+    assert refusal({"title": "a\x00b", "price": 5})["fields"] == {
+        "title": "'title' must not contain a NUL character"
+    }
 
 
 def test_only_objects_are_payloads():

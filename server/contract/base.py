@@ -71,7 +71,19 @@ TIMESTAMP_PATTERN = (
     r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
 _TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
-BLANK_PATTERN = r"\S"
+#: Whitespace as Python's `str.isspace` counts it, spelled as a regex class the same way
+#: in Python, in pydantic's Rust regex and in JSON Schema's ECMA regex (`\s` is not).
+WHITESPACE_CLASS = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: The same characters, for `str.strip`.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+#: Text PostgreSQL can store: no NUL character.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+#: Such text with something other than whitespace in it.
+BLANK_PATTERN = rf"^[^\x00]*[^\x00{WHITESPACE_CLASS}][^\x00]*$"
 
 
 def _to_utc(value: object) -> datetime:
@@ -100,14 +112,28 @@ Timestamp = Annotated[
     ),
 ]
 
+
+def _whole_number(value: object) -> object:
+    """`5.0` is the integer 5, as JSON Schema counts it; `5.5`, `"5"` and `true` are not.
+
+    Only up to 2**53, where a JSON number is still exact.
+    """
+    if type(value) is float and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
+#: Put last in an `Annotated[int, ...]`: the number is an integer as JSON Schema means it,
+#: one without a fractional part (constraints before it stay in the published schema).
+WHOLE = BeforeValidator(_whole_number)
 #: An integer amount in the currency's minor unit (usd 12345 = $123.45).
-Amount = Annotated[int, Field(ge=1, le=MAX_AMOUNT)]
+Amount = Annotated[int, Field(ge=1, le=MAX_AMOUNT), WHOLE]
 #: A positive id (a BIGINT primary key).
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), WHOLE]
 
 
 def _strip(value: str) -> str:
-    return value.strip()
+    return value.strip(WHITESPACE)
 
 
 #: What a field's pattern means, for its refusal message ("'sub' must be letters, ...").
@@ -124,6 +150,8 @@ def matching(pattern: str, meaning: str, **field: Any) -> Any:
 STRIPPED = AfterValidator(_strip)
 #: Something other than whitespace; the schema says so with the same pattern.
 NOT_BLANK = Field(pattern=BLANK_PATTERN)
+#: No NUL character (PostgreSQL text cannot hold one); the schema says so with a pattern.
+NO_NUL = Field(pattern=NO_NUL_PATTERN)
 
 
 def parse(model: type[M], data: Any, **context: Any) -> M:
@@ -137,7 +165,7 @@ def parse(model: type[M], data: Any, **context: Any) -> M:
     try:
         parsed = model.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise validation_error(exc.errors(include_url=False, include_input=False)) from None
+        raise validation_error(exc.errors(include_url=False)) from None
     if isinstance(parsed, Contract):
         problems: dict[str, str] = {}
         for field, message in parsed.problems(context):
@@ -198,6 +226,8 @@ def _message(error: ErrorDetails) -> str:
         return f"must be at least {ctx['min_length']} characters"
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern"))
+        if "\x00" in str(error.get("input", "")):
+            return "must not contain a NUL character"
         if pattern == BLANK_PATTERN:
             return "must not be empty"
         return _PATTERN_MESSAGES.get(pattern, "is not in the right form")

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from server.contract.base import (
     MAX_AMOUNT,
+    NO_NUL,
     NOT_BLANK,
     STRIPPED,
     Amount,
@@ -35,7 +36,7 @@ class NewLot(Contract):
     """`POST /api/lots`. Every problem is reported at once, unknown fields by name."""
 
     title: Annotated[str, Field(max_length=200), NOT_BLANK, STRIPPED]
-    description: Annotated[str, Field(max_length=10_000), STRIPPED] = ""
+    description: Annotated[str, Field(max_length=10_000), NO_NUL, STRIPPED] = ""
     currency: CurrencyCode
     starting_price: Annotated[Amount, Field(description=MONEY)]
     reserve_price: Annotated[Amount | None, Field(description="Secret. " + MONEY)] = None

@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from server.contract import lots, payments, users
+from server.contract.base import NO_NUL_PATTERN
 from server.contract.common import Error, Health
 from server.contract.query import Query
 from server.contract.schema import Schema, component_schemas, parameters, ref
@@ -39,7 +40,7 @@ ERRORS = {
 PATH_PARAMETERS: dict[str, Schema] = {
     "lot_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
     "payment_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-    "sub": {"type": "string", "minLength": 1, "maxLength": 255},
+    "sub": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": NO_NUL_PATTERN},
 }
 
 
@@ -213,11 +214,13 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "post",
         "/api/payments/webhook",
-        "Stripe events, verified by `Stripe-Signature` over the raw body",
-        None,
+        "Stripe events, verified by `Stripe-Signature` over the raw body. 200 once recorded"
+        " (also redeliveries and ignored events); 400 for a bad signature, a body that is not"
+        " a Stripe event, or one holding a NUL character (`\\u0000`), which PostgreSQL"
+        " cannot store",
+        payments.WebhookReceipt,
         body=payments.StripeEvent,
         responses={
-            "200": {"description": "Recorded (also redeliveries and ignored events)"},
             "400": {
                 "description": "Bad signature or payload",
                 "content": {JSON: {"schema": ref(Error)}},

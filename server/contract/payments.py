@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from server.contract.base import STRIPPED, Amount, Contract, Id, Resource
+from server.contract.base import NO_NUL, NOT_BLANK, STRIPPED, Amount, Contract, Id, Resource
 from server.contract.common import Cursor
 from server.contract.lots import MONEY, CurrencyCode
 from server.contract.query import Query
@@ -27,9 +27,8 @@ class RefundRequest(Contract):
         None
     )
     reason: Annotated[
-        str | None,
-        Field(min_length=1, max_length=500, pattern=r"\S", description="Kept with the refund"),
-        STRIPPED,
+        Annotated[str, Field(max_length=500), NOT_BLANK, STRIPPED] | None,
+        Field(description="Kept with the refund"),
     ] = None
 
 
@@ -44,7 +43,7 @@ class AdminPaymentsQuery(PaymentsQuery):
     attention: Annotated[
         bool | None, Field(description="true: the payments Stripe permanently refused")
     ] = None
-    buyer_id: Annotated[str | None, Field(max_length=255)] = None
+    buyer_id: Annotated[str | None, Field(min_length=1, max_length=255), NO_NUL] = None
     lot_id: Id | None = None
 
 
@@ -185,9 +184,25 @@ class Receipt(Resource):
     buyer: Party
 
 
-class StripeEvent(Resource):
-    """A Stripe event, verified by its signature and applied by its `type`."""
+class StripeEventData(Contract):
+    model_config = ConfigDict(extra="allow")
 
-    id: str
-    type: str
-    data: dict[str, Any]
+    object: Annotated[dict[str, Any], Field(description="The object the event is about")]
+
+
+class StripeEvent(Contract):
+    """A Stripe event, verified by its signature and applied by its `type`.
+
+    Only what the server relies on is checked; Stripe's other fields are kept.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    id: Annotated[str, Field(min_length=1, max_length=255)]
+    type: Annotated[str, Field(min_length=1, max_length=128)]
+    data: StripeEventData
+
+
+class WebhookReceipt(Resource):
+    received: bool
+    outcome: Annotated[str, Field(description="applied, ignored, duplicate, ...")]

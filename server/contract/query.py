@@ -3,8 +3,9 @@
 A query model lists the parameters an endpoint takes; the document's
 `parameters` are generated from it. Values arrive as text, so a query model
 converts (`limit=20` is 20) but refuses anything that is not exactly the type
-(`limit=2.5`, `disputed=maybe`). An empty value means the parameter is absent;
-parameters the endpoint does not take are ignored (cache busters and the like).
+(`limit=2.5`, `disputed=maybe`, `cursor=`: an empty value is a value, and
+refused unless the parameter allows it). Parameters the endpoint does not take
+are ignored (cache busters and the like).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class Query(BaseModel):
 
 def parse_query(model: type[Q], query: Mapping[str, str]) -> Q:
     """The query string as `model`, or a `validation_error` naming every bad parameter."""
-    data: dict[str, Any] = {name: query[name] for name in model.model_fields if query.get(name)}
+    data: dict[str, Any] = {name: query[name] for name in model.model_fields if name in query}
     return parse(model, data)
 
 

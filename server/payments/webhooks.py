@@ -15,6 +15,7 @@ not create is recorded as ignored and counted (`auction_webhook_unmatched`).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,8 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from server.contract.base import parse
+from server.contract.payments import StripeEvent as StripeEventEnvelope
 from server.core import safejson
 from server.core.context import AppContext, context_of
 from server.core.db import UnitOfWork
@@ -45,6 +48,8 @@ from server.payments.transitions import (
 log = logging.getLogger(__name__)
 
 TOLERANCE_SECONDS = 300
+#: `\u0000` in a JSON text (an escape, not an escaped backslash followed by `u0000`).
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 EventHandler = Callable[
     [UnitOfWork, AppContext, dict[str, Any], str], Awaitable[tuple[str, int | None]]
@@ -70,14 +75,12 @@ def verify(payload: bytes, header: str | None, secrets: tuple[str, ...]) -> dict
         raise ValidationError(f"Webhook body: {exc}") from None
     except ValueError:
         raise ValidationError("Webhook body is not JSON") from None
-    if (
-        not isinstance(event, dict)
-        or not isinstance(event.get("id"), str)
-        or not isinstance(event.get("type"), str)
-        or not isinstance(event.get("data"), dict)
-        or not isinstance(event["data"].get("object"), dict)
-    ):
+    if not isinstance(event, dict):
         raise ValidationError("Webhook body is not a Stripe event")
+    if _NUL_ESCAPE.search(text):
+        # PostgreSQL's jsonb and text cannot hold U+0000; Stripe never sends it.
+        raise ValidationError("Webhook body holds a NUL character (\\u0000)")
+    parse(StripeEventEnvelope, event)  # the envelope; handlers read the object they need
     return event
 
 

@@ -38,7 +38,7 @@ def user_view(context: AppContext, user: User) -> dict[str, Any]:
 
 def _sub(request: web.Request) -> str:
     sub = request.match_info["sub"]
-    if not sub or len(sub) > MAX_SUB_LENGTH:
+    if not sub or len(sub) > MAX_SUB_LENGTH or "\x00" in sub:
         raise NotFound("User not found")
     return sub
 
