@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from server.app import create_app
+from server.core.connections import serve_app
 from server.core.context import AppContext
 from server.core.db import Database
 from server.core.embedded_pg import EmbeddedPostgres
@@ -60,7 +61,9 @@ async def seed(settings: Settings, *, first_close_minutes: float = 3.0) -> int:
 def _run(app: web.Application, settings: Settings) -> int:
     """Serve until SIGINT or SIGTERM, then stop gracefully and return 0.
 
-    On the signal aiohttp closes the listening socket, runs the app's
+    Connections go through `server.core.connections` (slow clients are cut
+    off, one address may hold only so many). On the signal aiohttp closes the
+    listening socket, runs the app's
     `on_shutdown` (jobs finish, sockets are told goodbye), waits up to
     `shutdown_timeout` for in-flight requests, then runs the cleanup contexts.
     """
@@ -76,16 +79,7 @@ def _run(app: web.Application, settings: Settings) -> int:
         log.info("stopping: no new connections; finishing in-flight work")
 
     app.on_shutdown.insert(0, announce_stop)
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=None,
-        print=lambda text: log.info(text.strip()),
-        shutdown_timeout=settings.shutdown_timeout_seconds,
-        handler_cancellation=True,
-        loop=loop,
-    )
+    serve_app(app, settings, loop)
     log.info("stopped")
     return 0
 

@@ -74,6 +74,12 @@ class Settings:
     #: The longest wait between two attempts to re-subscribe to Redis.
     redis_retry_max_seconds: float = 2.0
     email_retry_base_seconds: float = 5.0
+    #: A connection must complete its first request's headers within this time.
+    http_header_timeout_seconds: float = 10.0
+    #: A kept-alive connection with no request for this long is closed (aiohttp's keepalive).
+    http_idle_timeout_seconds: float = 15.0
+    #: Connections one address may hold at once; 0 turns the cap off (behind a proxy).
+    max_connections_per_ip: int = 256
     #: How long a stopping server waits for in-flight requests and jobs.
     shutdown_timeout_seconds: float = 10.0
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -146,6 +152,8 @@ def _tuning(reader: _Reader) -> dict[str, object]:
         "stripe_background_timeout_seconds",
         "shutdown_timeout_seconds",
         "redis_retry_max_seconds",
+        "http_header_timeout_seconds",
+        "http_idle_timeout_seconds",
     ):
         value = reader.number(f"AUCTION_{name.upper()}")
         if value is not None:
@@ -153,6 +161,9 @@ def _tuning(reader: _Reader) -> dict[str, object]:
     after = reader.number("AUCTION_RECONCILE_AFTER_SECONDS")
     if after is not None:
         knobs["reconcile_after_seconds"] = int(after)
+    per_ip = reader.number("AUCTION_MAX_CONNECTIONS_PER_IP")
+    if per_ip is not None:
+        knobs["max_connections_per_ip"] = int(per_ip)
     channel = reader.optional("AUCTION_SOCKETIO_CHANNEL")
     if channel is not None:
         knobs["socketio_channel"] = channel

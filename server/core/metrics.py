@@ -104,6 +104,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.connections_closed = Counter(
+            "auction_connections_closed",
+            "Connections closed by the guard: header_timeout or per_ip_cap",
+            ["reason"],
+            registry=r,
+        )
         self.scrape_errors = Counter(
             "auction_metrics_refresh_errors",
             "Scrapes whose database read failed (the last values were served)",
