@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import METRICS_AUTH, METRICS_TOKEN
 from tests.support.factories import bid, create_lot
 from tests.support.services import _answers, free_port, wait_for
 from tests.test_multiprocess import start_processes  # noqa: F401  (fixture)
@@ -84,7 +85,7 @@ async def test_fanout_recovers_within_seconds_and_watchers_are_told_to_resync(
     own_redis: OwnRedis,
     db: Any,
 ) -> None:
-    a, b = await start_processes(2, redis=own_redis.url)
+    a, b = await start_processes(2, redis=own_redis.url, METRICS_TOKEN=METRICS_TOKEN)
     lot = await create_lot(a, starting_price=1000, bid_increment=100)
     watcher = await b.socket(None)
     assert (await watcher.call("join_lot", {"lot_id": lot["id"]}))["ok"]
@@ -108,7 +109,7 @@ async def test_fanout_recovers_within_seconds_and_watchers_are_told_to_resync(
     assert [e["amount"] for e in watcher.events["bid_placed"]] == [1000]  # lost on B
     assert _redis_lines(a, "error") == []
     assert 1 <= len(_redis_lines(a, "warning")) <= 2, _redis_lines(a, "warning")
-    metrics = (await a.request("GET", "/metrics"))[1]
+    metrics = (await a.request("GET", "/metrics", headers=METRICS_AUTH))[1]
     assert "auction_redis_up 0.0" in metrics
     assert "auction_redis_publish_failures_total 0.0" not in metrics
 
@@ -130,7 +131,7 @@ async def test_fanout_recovers_within_seconds_and_watchers_are_told_to_resync(
     await watcher.wait_for("bid_placed", lambda e: e["amount"] == amounts[-1] + 100)
     status, ready = await _readyz(b)
     assert (status, ready["status"], ready["redis"]) == (200, "ready", "connected")
-    metrics = (await b.request("GET", "/metrics"))[1]
+    metrics = (await b.request("GET", "/metrics", headers=METRICS_AUTH))[1]
     assert "auction_redis_up 1.0" in metrics
     assert "auction_redis_reconnects_total 1.0" in metrics
     assert _redis_lines(b, "error") == []
