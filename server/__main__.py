@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
+from server.core.system_pg import EmbeddedPostgresUnavailable
 from server.settings import Settings, SettingsError
 
 DISTRIBUTION = "auction-payment-server"
@@ -70,6 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
 
+    try:
+        return _run(args, settings)
+    except EmbeddedPostgresUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     from server import cli
 
     if args.command == "migrate":

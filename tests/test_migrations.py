@@ -17,8 +17,9 @@ from sqlalchemy import inspect
 
 from server.core.db import Database
 from server.core.migrations import current_revision, downgrade, head_revision, upgrade
+from server.core.system_pg import find_binaries
 from server.models import Base
-from tests.support.services import ROOT
+from tests.support.services import ROOT, private_tmp_dir
 
 
 @pytest.fixture
@@ -85,13 +86,23 @@ def test_one_linear_history():
     assert len(script.get_bases()) == 1
 
 
-def test_migrate_command_uses_the_embedded_database_when_no_url(tmp_path: Path):
-    """With DATABASE_URL unset, `migrate` starts a private PostgreSQL under DATA_DIR."""
-    pytest.importorskip("pgserver", reason="the embedded extra (pgserver) is not installed")
+@pytest.mark.parametrize("backend", ["pgserver", "system"])
+def test_migrate_command_uses_the_embedded_database_when_no_url(tmp_path: Path, backend: str):
+    """With DATABASE_URL unset, `migrate` starts a private PostgreSQL under DATA_DIR.
+
+    With pgserver, or with the machine's initdb/pg_ctl (forced here with
+    AUCTION_EMBEDDED_PG; Python 3.13 has no pgserver and uses them by itself).
+    """
+    if backend == "pgserver":
+        pytest.importorskip("pgserver", reason="pgserver is not installed (no Python 3.13 build)")
+    elif find_binaries() is None:
+        pytest.skip("no initdb/pg_ctl on this machine (apt-get install postgresql)")
+    data = private_tmp_dir("auction-migrate-") / "data"
     env = {
+        "AUCTION_EMBEDDED_PG": backend,
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", str(tmp_path)),
-        "DATA_DIR": str(tmp_path / "data"),
+        "DATA_DIR": str(data),
         "STRIPE_SECRET_KEY": "sk_test_" + "x" * 20,
         "STRIPE_PUBLISHABLE_KEY": "pk_test_" + "x" * 20,
         "STRIPE_WEBHOOK_SECRET": "whsec_" + "x" * 20,
@@ -108,8 +119,8 @@ def test_migrate_command_uses_the_embedded_database_when_no_url(tmp_path: Path):
         )
         assert result.returncode == 0, result.stderr
         assert "migrated to head" in result.stdout
-        assert (tmp_path / "data" / "pgdata" / "PG_VERSION").exists()
+        assert (data / "pgdata" / "PG_VERSION").exists()
         # The private server is stopped on exit: nothing listens on its socket any more.
-        assert not list((tmp_path / "data" / "pgdata").glob("postmaster.pid"))
+        assert not list((data / "pgdata").glob("postmaster.pid"))
     finally:
-        shutil.rmtree(tmp_path / "data", ignore_errors=True)
+        shutil.rmtree(data.parent, ignore_errors=True)

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -16,6 +17,16 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def private_tmp_dir(prefix: str) -> Path:
+    """A fresh folder under the system's temp dir, outside pytest's `tmp_path`.
+
+    For an embedded PostgreSQL run by root: it then runs as another user, which
+    must be able to reach its data, and every pytest session started on the
+    machine resets pytest's own temp folder to 0700. The caller removes it.
+    """
+    return Path(tempfile.mkdtemp(prefix=prefix))
 
 
 def free_port() -> int:
