@@ -55,3 +55,7 @@ size
 # hooks, which socketio calls by name.
 _publish
 _redis_listen_with_retries
+
+# server/payments/gateway.py: StripeRejected.stripe_code, added by `faults` (issue 18)
+# while this was written, not yet read anywhere: use it or remove it there.
+stripe_code
