@@ -19,6 +19,29 @@ ExpiryPolicy = Literal["next_bidder", "unsold"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo", "placeholder"}
+#: Pieces of the values `deploy/example.env` ships with (and of other obvious placeholders):
+#: a secret containing one was copied, not chosen, and anyone can read it there.
+_PLACEHOLDER_MARKERS = (
+    "replace_me",
+    "replace-me",
+    "replaceme",
+    "changeme",
+    "change_me",
+    "change-me",
+    "your_key",
+    "your_secret",
+    "your-secret",
+    "placeholder",
+)
+
+#: Where browsers load Stripe.js from unless `STRIPE_JS_URL` says otherwise.
+STRIPE_JS_DEFAULT = "https://js.stripe.com/v3/"
+
+
+def is_placeholder(value: str) -> bool:
+    """A value nobody chose: a known placeholder word, or one from `deploy/example.env`."""
+    lowered = value.lower()
+    return lowered in _PLACEHOLDERS or any(marker in lowered for marker in _PLACEHOLDER_MARKERS)
 
 
 class SettingsError(ValueError):
@@ -37,6 +60,7 @@ class Settings:
     port: int = 8080
     redis_url: str | None = None
     stripe_api_base: str | None = None
+    stripe_js_url: str = STRIPE_JS_DEFAULT
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     payment_window_seconds: int = 600
@@ -111,6 +135,8 @@ class Settings:
             port=reader.integer("PORT", 8080, minimum=0, maximum=65535),
             redis_url=reader.redis_url(),
             stripe_api_base=reader.url("STRIPE_API_BASE", schemes=("http", "https")),
+            stripe_js_url=reader.url("STRIPE_JS_URL", schemes=("http", "https"))
+            or STRIPE_JS_DEFAULT,
             jwt_issuer=reader.optional("JWT_ISSUER"),
             jwt_audience=reader.optional("JWT_AUDIENCE"),
             payment_window_seconds=reader.integer("PAYMENT_WINDOW_SECONDS", 600, minimum=1),
@@ -206,8 +232,10 @@ class _Reader:
 
     @staticmethod
     def _check_secret(name: str, value: str, *, prefix: str, min_length: int) -> None:
-        if value.lower() in _PLACEHOLDERS:
-            raise SettingsError(f"{name} is a placeholder; set a real secret")
+        if is_placeholder(value):
+            raise SettingsError(
+                f"{name} is a placeholder (as in deploy/example.env); set a real secret"
+            )
         if prefix and not value.startswith(prefix):
             raise SettingsError(f"{name} must start with {prefix!r}")
         if len(value) < min_length:
@@ -292,6 +320,10 @@ class _Reader:
         parts = urlsplit(value)
         if parts.scheme != "postgresql+asyncpg" or not parts.netloc:
             raise SettingsError("DATABASE_URL must be a postgresql+asyncpg://user@host/db URL")
+        if parts.password and is_placeholder(parts.password):
+            raise SettingsError(
+                "DATABASE_URL has a placeholder password (as in deploy/example.env); set a real one"
+            )
         return value
 
     def origins(self, name: str) -> tuple[str, ...]:

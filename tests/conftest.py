@@ -97,6 +97,7 @@ def settings(test_database: TestDatabase, localstripe: LocalStripe) -> Settings:
         jwt_secret=JWT_SECRET,
         database_url=test_database.url,
         stripe_api_base=localstripe.url,
+        stripe_js_url=f"{localstripe.url}/js.stripe.com/v3/",
         redis_url=None,
         metrics_token=METRICS_TOKEN,
         sweep_interval_seconds=0.25,

@@ -152,7 +152,7 @@ async def _snapshot(db):
     ],
 )
 async def test_malformed_bids_get_error_acks(server, db, payload):
-    await create_lot(server, starting_price=1)
+    await create_lot(server, starting_price=100)
     before = await _snapshot(db)
     alice = await server.socket("alice")
     ack = await alice.call("place_bid", payload)
@@ -163,7 +163,7 @@ async def test_malformed_bids_get_error_acks(server, db, payload):
 
 
 async def test_a_malformed_bid_is_refused_naming_every_bad_field(server, db):
-    lot = await create_lot(server, starting_price=1)
+    lot = await create_lot(server, starting_price=100)
     before = await _snapshot(db)
     alice = await server.socket("alice")
     ack = await alice.call(

@@ -6,9 +6,9 @@ import jwt
 import pytest
 
 from server.core.errors import NotFound
+from server.settings import STRIPE_JS_DEFAULT as REAL_STRIPE_JS
 from server.web.demo import demo_config
 from server.web.pages import (
-    REAL_STRIPE_JS,
     STATIC_DIR,
     content_security_policy,
     static_file,
@@ -78,7 +78,9 @@ async def test_the_config_points_the_page_at_the_stripe_stand_in(server, localst
 
 
 def test_without_a_stand_in_the_page_uses_stripe_js_and_stripe_origins(settings):
-    real = settings.with_overrides(stripe_api_base=None, dev_mode=True)
+    real = settings.with_overrides(
+        stripe_api_base=None, stripe_js_url=REAL_STRIPE_JS, dev_mode=True
+    )
     config = demo_config(real)
     assert config["stripe"]["js_url"] == REAL_STRIPE_JS == "https://js.stripe.com/v3/"
     assert config["stripe"]["stand_in"] is False and config["stripe"]["api_base"] is None
@@ -127,3 +129,17 @@ async def test_dev_login_refuses_bad_names(start_server, db, payload, message):
     status, body = await server.request("POST", "/api/dev/login", json=payload)
     assert (status, body["error"]["code"]) == (400, "validation_error")
     assert body["error"]["message"].startswith(message)
+
+
+def test_the_page_loads_stripe_js_from_stripe_js_url_not_the_servers_api_base(settings):
+    # Inside compose the server reaches the stand-in by its container name; browsers cannot.
+    compose = settings.with_overrides(
+        stripe_api_base="http://localstripe:8420",
+        stripe_js_url="http://localhost:8420/js.stripe.com/v3/",
+    )
+    stripe = demo_config(compose)["stripe"]
+    assert stripe["js_url"] == "http://localhost:8420/js.stripe.com/v3/"
+    assert stripe["api_base"] == "http://localhost:8420" and stripe["stand_in"] is True
+    policy = content_security_policy(compose)
+    assert "script-src 'self' http://localhost:8420;" in policy
+    assert "localstripe" not in policy

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from server.auctions.rules import standard_increment
+from server.core.currencies import CURRENCIES as SUPPORTED
 from server.core.money import (
     THREE_DECIMAL,
     ZERO_DECIMAL,
@@ -19,7 +20,7 @@ from server.core.money import (
     round_half_up,
 )
 
-CURRENCIES = sorted(ZERO_DECIMAL | THREE_DECIMAL | {"usd", "eur", "gbp", "chf"})
+CURRENCIES = sorted(SUPPORTED)
 amounts = st.integers(min_value=1, max_value=10**13)
 bps = st.integers(min_value=0, max_value=100_000)
 currencies = st.sampled_from(CURRENCIES)

@@ -59,6 +59,8 @@ LOT_FIELDS = {
     "current_bid",
     "bid_count",
     "high_bidder",
+    "hammer_price",
+    "winner",
     "min_next_bid",
     "starts_at",
     "ends_at",
@@ -163,7 +165,7 @@ async def test_the_schemas_hold_the_spec_fields_and_say_what_may_be_null(documen
     lot, info = schemas["Lot"], schemas["PaymentInfo"]
     assert set(lot["required"]) >= LOT_FIELDS
     assert set(info["required"]) >= PAYMENT_INFO_FIELDS
-    for field in ("current_bid", "high_bidder", "bid_increment"):
+    for field in ("current_bid", "high_bidder", "bid_increment", "hammer_price", "winner"):
         assert "null" in lot["properties"][field]["type"], field
     for field in ("id", "starting_price", "bid_count", "min_next_bid", "seq"):
         assert lot["properties"][field]["type"] == "integer", field
@@ -191,6 +193,8 @@ async def test_the_schemas_hold_the_spec_fields_and_say_what_may_be_null(documen
         "current_bid": None,
         "bid_count": 0,
         "high_bidder": None,
+        "hammer_price": None,
+        "winner": None,
         "min_next_bid": 100,
         "starts_at": "2026-01-01T00:00:00+00:00",
         "ends_at": "2026-01-01T01:00:00+00:00",

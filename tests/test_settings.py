@@ -6,6 +6,7 @@ import pytest
 
 from server.__main__ import main
 from server.settings import Settings, SettingsError
+from tests.support.services import ROOT
 
 REQUIRED = {
     "STRIPE_SECRET_KEY": "sk_test_" + "x" * 20,
@@ -127,3 +128,63 @@ def test_cli_refuses_to_start_with_one_line(monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert "STRIPE_PUBLISHABLE_KEY" in err
+
+
+def _example_env() -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in (ROOT / "deploy" / "example.env").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip()
+    return values
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_every_secret_as_the_example_file_ships_it_is_refused(name):
+    shipped = _example_env()
+    assert name in shipped, "deploy/example.env lists every required secret"
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({**REQUIRED, name: shipped[name]})
+    message = str(info.value)
+    assert name in message and "placeholder" in message and "\n" not in message
+
+
+def test_the_example_database_password_is_refused():
+    password = _example_env()["POSTGRES_PASSWORD"]
+    # What docker compose builds from it.
+    url = f"postgresql+asyncpg://auction:{password}@postgres:5432/auction"
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({**REQUIRED, "DATABASE_URL": url})
+    assert "DATABASE_URL" in str(info.value)
+    Settings.from_env({**REQUIRED, "DATABASE_URL": "postgresql://auction:s3cr3t-Xq9@db/auction"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STRIPE_SECRET_KEY", "sk_test_changeme_please_1234"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_your_secret_here_1234"),
+        ("JWT_SECRET", "PLACEHOLDER-placeholder-placeholder-x"),
+    ],
+)
+def test_other_obvious_placeholders_are_refused(name, value):
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({**REQUIRED, name: value})
+    assert name in str(info.value)
+
+
+def test_starting_with_the_example_file_stops_with_one_line(monkeypatch, capsys):
+    for name, value in _example_env().items():
+        monkeypatch.setenv(name, value)
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "STRIPE_SECRET_KEY" in err and "placeholder" in err
+
+
+def test_stripe_js_url_defaults_to_stripes_own_and_can_be_set():
+    assert Settings.from_env(REQUIRED).stripe_js_url == "https://js.stripe.com/v3/"
+    local = "http://localhost:8420/js.stripe.com/v3/"
+    assert Settings.from_env({**REQUIRED, "STRIPE_JS_URL": local}).stripe_js_url == local
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({**REQUIRED, "STRIPE_JS_URL": "js.stripe.com"})
+    assert "STRIPE_JS_URL" in str(info.value)

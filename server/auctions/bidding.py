@@ -27,9 +27,10 @@ class LotFigures:
 
 @dataclass(frozen=True, slots=True)
 class BidPolicy:
-    """The settings the rules need: suspension and anti-sniping."""
+    """The settings the rules need: suspension, the buyer's premium and anti-sniping."""
 
     strike_limit: int
+    premium_bps: int
     anti_sniping_window_seconds: int
     anti_sniping_extension_seconds: int
 
@@ -82,6 +83,7 @@ def apply_bid(
         amount=amount,
         strikes=strikes,
         strike_limit=policy.strike_limit,
+        premium_bps=policy.premium_bps,
         now=now,
     )
     if refusal is not None:

@@ -73,6 +73,7 @@ async def _place_batch(
     settings = context.settings
     policy = BidPolicy(
         strike_limit=settings.nonpayment_strikes,
+        premium_bps=settings.buyer_premium_bps,
         anti_sniping_window_seconds=settings.anti_sniping_window_seconds,
         anti_sniping_extension_seconds=settings.anti_sniping_extension_seconds,
     )
@@ -225,6 +226,7 @@ def _announce(
                 "bid_count": after.bid_count,
                 "ends_at": after.state.ends_at,
                 "min_next_bid": outcome.min_next_bid,
+                "reserve_met": lot.reserve_price is None or outcome.amount >= lot.reserve_price,
                 "created_at": outcome.created_at,
             },
         )

@@ -12,7 +12,7 @@ import hmac
 from datetime import UTC, datetime
 from typing import Any
 
-from server.auctions.models import Lot, LotEvent
+from server.auctions.models import Bid, Lot, LotEvent, LotStatus
 from server.auctions.rules import LotState, min_next_bid
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
@@ -62,6 +62,8 @@ def lot_view(context: AppContext, lot: Lot) -> dict[str, Any]:
         "current_bid": lot.current_bid,
         "bid_count": lot.bid_count,
         "high_bidder": bidder_alias(context, lot.id, lot.high_bidder_id),
+        "hammer_price": lot.hammer_price,
+        "winner": bidder_alias(context, lot.id, lot.winner_id),
         "min_next_bid": min_next_bid(lot_state(lot)),
         "starts_at": lot.starts_at,
         "ends_at": lot.ends_at,
@@ -69,6 +71,17 @@ def lot_view(context: AppContext, lot: Lot) -> dict[str, Any]:
         "seq": lot.seq,
         "closed_at": lot.closed_at,
     }
+
+
+def put_on_offer(lot: Lot, bid: Bid) -> None:
+    """Make `bid` the sale in force: the lot's `hammer_price` and `winner` from now on.
+
+    Called at the close for the winning bid and again for each next bidder the
+    lot is offered to, before the status change, so `lot_status` carries them.
+    `current_bid` keeps the highest bid placed; this is the price being paid.
+    """
+    lot.hammer_price = bid.amount
+    lot.winner_id = bid.bidder_id
 
 
 def record(
@@ -100,6 +113,10 @@ def change_status(
     """Move the lot to `status`, record it, and announce `lot_status` after commit."""
     previous = lot.status
     lot.status = status
+    if status in (LotStatus.UNSOLD, LotStatus.CANCELED):
+        # No sale is in force once every offer has lapsed (or none was made).
+        lot.hammer_price = None
+        lot.winner_id = None
     if status not in ("SCHEDULED", "OPEN") and lot.closed_at is None:
         lot.closed_at = utcnow()
     seq = record(
@@ -116,6 +133,8 @@ def change_status(
         "reason": reason,
         "current_bid": lot.current_bid,
         "high_bidder": bidder_alias(context, lot.id, lot.high_bidder_id),
+        "hammer_price": lot.hammer_price,
+        "winner": bidder_alias(context, lot.id, lot.winner_id),
         "ends_at": lot.ends_at,
         **details,
     }

@@ -53,6 +53,9 @@ class Lot(TimestampMixin, Base):
     current_bid: Mapped[int | None]
     high_bidder_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     high_bid_id: Mapped[int | None]
+    # The sale in force: price and bidder of the offer being paid for (null while none is).
+    hammer_price: Mapped[int | None]
+    winner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     bid_count: Mapped[int] = mapped_column(default=0, server_default="0")
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]

@@ -11,7 +11,12 @@ from datetime import datetime, timedelta
 
 from server.auctions.models import LotStatus
 from server.core.errors import AppError, conflict
-from server.core.money import chargeable_step, decimals
+from server.core.money import (
+    chargeable_step,
+    decimals,
+    is_supported_currency,
+    price_problem,
+)
 
 #: Standard increments when a lot sets none: (price below, in major units;
 #: increment, in hundredths of a major unit). $0.05 below $1, ... $500 above $10,000.
@@ -70,6 +75,7 @@ def refuse_bid(
     amount: int,
     strikes: int,
     strike_limit: int,
+    premium_bps: int,
     now: datetime,
 ) -> AppError | None:
     """Why this bid may not be placed, or None when it may."""
@@ -100,7 +106,21 @@ def refuse_bid(
             code="validation_error",
             status=400,
         )
-    return None
+    return refuse_uncharged_amount(state.currency, amount, premium_bps=premium_bps)
+
+
+def refuse_uncharged_amount(currency: str, amount: int, *, premium_bps: int) -> AppError | None:
+    """`amount_too_large` when Stripe could not charge this bid with its premium, else None.
+
+    Lots priced before the currency table existed may carry a currency outside
+    it; their bids are left to Stripe rather than refused for ever.
+    """
+    if not is_supported_currency(currency):
+        return None
+    problem = price_problem(amount, currency, premium_bps=premium_bps)
+    if problem is None or problem.kind != "too_large":
+        return None
+    return AppError(f"Bids on this lot {problem.message}", code="amount_too_large", status=400)
 
 
 def extended_end(

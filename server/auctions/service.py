@@ -22,6 +22,7 @@ from server.auctions.lifecycle import (
     bidder_alias,
     change_status,
     lot_view,
+    put_on_offer,
     record,
     utcnow,
 )
@@ -183,6 +184,7 @@ async def close_lot(
             return LotStatus.UNSOLD
         winning_bid = await uow.session.get(Bid, lot.high_bid_id)
         assert winning_bid is not None
+        put_on_offer(lot, winning_bid)
         change_status(
             uow, context, lot, LotStatus.PENDING_PAYMENT, reason=reason, actor_id=actor_id
         )

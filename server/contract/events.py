@@ -74,6 +74,7 @@ class BidPlaced(Resource):
     bid_count: int
     ends_at: datetime
     min_next_bid: int
+    reserve_met: bool = Field(description="Whether the lot's (secret) reserve is now met")
     created_at: datetime
 
 
@@ -110,6 +111,8 @@ class LotStatusChanged(Resource):
     )
     current_bid: int | None
     high_bidder: str | None
+    hammer_price: int | None = Field(description="The price of the sale in force, else null")
+    winner: str | None = Field(description="The alias of the bidder of the sale in force")
     ends_at: datetime
     amount: int | None = Field(default=None, description="The hammer price, with SOLD")
     offer_number: int | None = Field(

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from server.contract.base import (
-    MAX_AMOUNT,
     NO_NUL,
     NOT_BLANK,
     STRIPPED,
@@ -21,7 +20,8 @@ from server.contract.base import (
 from server.contract.common import Cursor
 from server.contract.query import Query
 from server.contract.statuses import LotStatus
-from server.core.money import chargeable_step
+from server.core.currencies import CURRENCIES
+from server.core.money import lot_price_problems, max_hammer, min_hammer
 
 MAX_LOT_DURATION = timedelta(days=90)
 
@@ -47,13 +47,20 @@ class NewLot(Contract):
     ends_at: Timestamp
 
     def problems(self, context: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-        """The rules no static schema can state: prices against the currency, times against now."""
+        """The rules no static schema can state: prices against the currency, times against now.
+
+        The price rules are `money.lot_price_problems`: a currency
+        Stripe charges in, every price chargeable with the buyer's premium
+        (`context["premium_bps"]`), the reserve not below the start.
+        """
         now = datetime.now(UTC)
-        step = chargeable_step(self.currency)
-        for name in ("starting_price", "reserve_price", "bid_increment"):
-            value = getattr(self, name)
-            if value is not None and value % step:
-                yield name, f"'{name}' in {self.currency} must be a multiple of {step}"
+        yield from lot_price_problems(
+            currency=self.currency,
+            starting_price=self.starting_price,
+            reserve_price=self.reserve_price,
+            bid_increment=self.bid_increment,
+            premium_bps=int(context.get("premium_bps", 0)),
+        )
         start = self.starts_at or now
         if self.ends_at <= now:
             yield "ends_at", "'ends_at' must be in the future"
@@ -90,6 +97,15 @@ class Lot(Resource):
     current_bid: Annotated[int | None, Field(description="The highest bid placed. " + MONEY)]
     bid_count: int
     high_bidder: Annotated[str | None, Field(description="The high bidder's alias, not their id")]
+    hammer_price: Annotated[
+        int | None,
+        Field(
+            description="The price of the sale in force: the winning bid, then a next "
+            "bidder's own bid after an expired window. Null before the close, and when the "
+            "lot ends UNSOLD or CANCELED. " + MONEY
+        ),
+    ]
+    winner: Annotated[str | None, Field(description="The alias of the bidder of the sale in force")]
     min_next_bid: Annotated[int, Field(description=MONEY)]
     starts_at: datetime
     ends_at: datetime
@@ -155,7 +171,14 @@ def new_lot_schema(schema: dict[str, Any], *, premium_bps: int) -> dict[str, Any
 
 
 def currency_rules(premium_bps: int) -> list[tuple[list[str] | None, int, int, int]]:
-    """(currencies, step, lowest price, highest price); None: every other currency code."""
-    from server.core.money import THREE_DECIMAL
+    """(currencies, step, lowest price, highest price), from Stripe's currency table.
 
-    return [(sorted(THREE_DECIMAL), 10, 10, MAX_AMOUNT - MAX_AMOUNT % 10), (None, 1, 1, MAX_AMOUNT)]
+    The lowest and highest prices are the hammers whose total with the premium
+    Stripe still charges (`server.core.currencies`); currencies that share all
+    three share a branch. No branch for other codes: they are refused.
+    """
+    groups: dict[tuple[int, int, int], list[str]] = {}
+    for code, info in CURRENCIES.items():
+        key = (info.step, min_hammer(code, premium_bps), max_hammer(code, premium_bps))
+        groups.setdefault(key, []).append(code)
+    return [(sorted(codes), *key) for key, codes in sorted(groups.items())]

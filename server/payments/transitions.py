@@ -360,6 +360,7 @@ async def _apply_expiry_policy(uow: UnitOfWork, context: AppContext, lot: Lot) -
     if context.settings.expiry_policy == "next_bidder":
         bid = await _next_bid(uow, context, lot)
         if bid is not None:
+            lifecycle.put_on_offer(lot, bid)
             earlier = await uow.session.scalar(
                 select(func.max(Payment.offer_number)).where(Payment.lot_id == lot.id)
             )

@@ -20,7 +20,7 @@ from server.core.http import json_response, read_json
 from server.core.money import THREE_DECIMAL, ZERO_DECIMAL
 from server.devtools.seed import DEMO_USERS
 from server.settings import Settings
-from server.web.pages import stripe_js_url
+from server.web.pages import browser_stand_in_base, stripe_js_url
 
 #: A dev login lasts a working day; the page asks again when it lapses.
 DEV_TOKEN_TTL_SECONDS = 12 * 3600
@@ -35,7 +35,8 @@ def demo_config(settings: Settings) -> dict[str, Any]:
             "publishable_key": settings.stripe_publishable_key,
             "js_url": stripe_js_url(settings),
             "stand_in": settings.stripe_api_base is not None,
-            "api_base": settings.stripe_api_base.rstrip("/") if settings.stripe_api_base else None,
+            # Where the page confirms cards on a stand-in: the browser's address of it.
+            "api_base": browser_stand_in_base(settings),
         },
         "currencies": {
             "zero_decimal": sorted(ZERO_DECIMAL),

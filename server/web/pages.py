@@ -25,16 +25,18 @@ SOCKETIO_DIR = STATIC_DIR / "vendor" / "socket.io-client"
 #: The files of the npm package the page needs (and its source map, for devtools).
 VENDOR_FILES = frozenset({"socket.io.min.js", "socket.io.min.js.map"})
 
-REAL_STRIPE_JS = "https://js.stripe.com/v3/"
 
 NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 
 def stripe_js_url(settings: Settings) -> str:
-    """Stripe.js, or the stand-in's imitation of it when `STRIPE_API_BASE` is set."""
-    if settings.stripe_api_base:
-        return settings.stripe_api_base.rstrip("/") + "/js.stripe.com/v3/"
-    return REAL_STRIPE_JS
+    """Where browsers load Stripe.js: `STRIPE_JS_URL`, Stripe's own unless set.
+
+    Not derived from `STRIPE_API_BASE`: that is the address *this server* reaches
+    Stripe (or a stand-in) at, which inside compose is a container name no
+    browser can resolve.
+    """
+    return settings.stripe_js_url
 
 
 def _origin(url: str) -> str:
@@ -42,10 +44,18 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def browser_stand_in_base(settings: Settings) -> str | None:
+    """The stand-in as browsers reach it (the origin serving its Stripe.js), if one is used."""
+    if not settings.stripe_api_base:
+        return None
+    return _origin(stripe_js_url(settings))
+
+
 def content_security_policy(settings: Settings) -> str:
     """Scripts from us and Stripe only; no native form posts, so card data cannot reach us."""
-    if settings.stripe_api_base:
-        stripe = _origin(settings.stripe_api_base)
+    stand_in = browser_stand_in_base(settings)
+    if stand_in is not None:
+        stripe = stand_in
         scripts, connect, frames, images = stripe, stripe, "'none'", "'self' data:"
     else:
         scripts = "https://js.stripe.com"
