@@ -21,6 +21,7 @@ from server import web as demo_page
 from server.contract import asyncapi, openapi
 from server.core import health, metrics_endpoint
 from server.core.access_log import access_log_middleware
+from server.core.collector import collector_ctx
 from server.core.context import CONTEXT, AppContext
 from server.core.cors import cors_middleware
 from server.core.db import Database
@@ -71,14 +72,15 @@ def create_app(
         ],
         client_max_size=settings.max_request_bytes,
     )
-    sio = make_socketio_server(settings)
+    metrics = Metrics(payment_statuses=PaymentStatus)
+    sio = make_socketio_server(settings, metrics)
     polling.attach(app, sio)  # sio.attach(app), with a guard on long-polling POSTs
     gateway = StripeGateway(settings)
     context = AppContext(
         settings=settings,
         db=Database(),
         hub=Hub(sio),
-        metrics=Metrics(payment_statuses=PaymentStatus),
+        metrics=metrics,
         stripe=gateway,
         seen_users=SeenUsers(),
         bid_limiter=RateLimiter(settings.bid_rate_per_second, settings.bid_rate_burst),
@@ -111,6 +113,7 @@ def create_app(
     app.cleanup_ctx.append(_stripe_ctx)
     if run_scheduler:
         app.cleanup_ctx.append(_scheduler_ctx)
+    app.cleanup_ctx.append(collector_ctx(settings.gc_thresholds, metrics.gc_pauses))
     app.on_shutdown.append(_stop_gracefully)
     return app
 

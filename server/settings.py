@@ -106,6 +106,11 @@ class Settings:
     max_connections_per_ip: int = 256
     #: How long a stopping server waits for in-flight requests and jobs.
     shutdown_timeout_seconds: float = 10.0
+    #: Bytes a websocket may have waiting in its transport before a broadcast drops it
+    #: (server.realtime.fanout).
+    socket_max_buffer_bytes: int = 256 * 1024
+    #: The garbage collector's thresholds (`gc.set_threshold`); see docs/BENCHMARKS.md.
+    gc_thresholds: tuple[int, int, int] = (50_000, 20, 100)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -156,6 +161,10 @@ class Settings:
             metrics_token=reader.optional_secret("METRICS_TOKEN", min_length=16),
             metrics_port=reader.metrics_port(),
             metrics_host=reader.optional("METRICS_HOST"),
+            socket_max_buffer_bytes=reader.integer(
+                "SOCKET_MAX_BUFFER_BYTES", 256 * 1024, minimum=4096
+            ),
+            gc_thresholds=reader.gc_thresholds("GC_THRESHOLDS", (50_000, 20, 100)),
             dev_mode=dev,
             extra=reader.generated,
         )
@@ -268,6 +277,18 @@ class _Reader:
         if not 0 <= value < 86_400:
             raise SettingsError(f"{name} must be between 0 and 86400, got {raw}")
         return value
+
+    def gc_thresholds(self, name: str, default: tuple[int, int, int]) -> tuple[int, int, int]:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        parts = [part.strip() for part in raw.split(",")]
+        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+            raise SettingsError(f"{name} must be three integers like 50000,20,100, got {raw!r}")
+        first, second, third = (int(part) for part in parts)
+        if first < 100 or second < 1 or third < 1:
+            raise SettingsError(f"{name} must be at least 100,1,1, got {raw!r}")
+        return first, second, third
 
     def choice(
         self, name: str, default: str, choices: tuple[str, ...], *, upper: bool = False

@@ -26,6 +26,32 @@ class Metrics:
     def __init__(self, *, payment_statuses: Iterable[str] = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        self.fanout_frames = Counter(
+            "auction_fanout_frames",
+            "Broadcast frames per recipient, by path: written directly, or queued on "
+            "python-socketio's own path (long-polling, mid-upgrade, backed-up sockets)",
+            ["path"],
+            registry=r,
+        )
+        self._fanout_direct = self.fanout_frames.labels(path="direct")
+        self._fanout_queued = self.fanout_frames.labels(path="queued")
+        self.fanout_slow_disconnects = Counter(
+            "auction_fanout_slow_disconnects",
+            "Sockets dropped because they could not keep up with broadcasts",
+            registry=r,
+        )
+        self.fanout_write_buffer = Gauge(
+            "auction_fanout_write_buffer_max_bytes",
+            "Largest transport write buffer among the last broadcast's websocket recipients",
+            registry=r,
+        )
+        self.gc_pauses = Histogram(
+            "auction_gc_pause_seconds",
+            "Garbage-collector pauses of this process, by generation",
+            ["generation"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),
+            registry=r,
+        )
         self.payment_statuses = tuple(payment_statuses)
         self.bids_accepted = Counter("auction_bids_accepted", "Bids accepted", registry=r)
         self.bids_refused = Counter(
@@ -115,6 +141,16 @@ class Metrics:
             "Scrapes whose database read failed (the last values were served)",
             registry=r,
         )
+
+    def observe_fanout(self, direct: int, queued: int, dropped: int, deepest: int) -> None:
+        """One broadcast's recipients by path, and the deepest write buffer it saw."""
+        if direct:
+            self._fanout_direct.inc(direct)
+        if queued:
+            self._fanout_queued.inc(queued)
+        if dropped:
+            self.fanout_slow_disconnects.inc(dropped)
+        self.fanout_write_buffer.set(deepest)
 
     async def refresh(self, db: Database) -> None:
         """Read the gauges that live in the database; on failure keep the last values."""

@@ -12,12 +12,15 @@ import logging
 from datetime import datetime
 from typing import Any
 
+import orjson
 import socketio
 
 from server.core import safejson
 from server.core.db import UnitOfWork
+from server.core.metrics import Metrics
+from server.realtime.fanout import FanoutManager, FanoutRedisManager
 from server.realtime.packets import GuardedPacket
-from server.realtime.redis_link import RedisLink, ResilientRedisManager
+from server.realtime.redis_link import RedisLink
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,14 +40,23 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
 def _dumps(obj: Any, **kwargs: Any) -> str:
-    kwargs.setdefault("separators", (",", ":"))
-    kwargs.setdefault("default", _default)
-    return json.dumps(obj, **kwargs)
+    """Compact JSON text; python-socketio's `separators` argument is what orjson always does.
+
+    What orjson refuses (integers beyond 64 bits, which a client may send and an
+    error may echo) goes through the standard library instead.
+    """
+    try:
+        return orjson.dumps(obj, default=_default, option=_ORJSON_OPTIONS).decode()
+    except TypeError:
+        return json.dumps(obj, separators=(",", ":"), default=_default)
 
 
 class _CompactJson:
-    """JSON module for Socket.IO packets: compact separators, datetimes as ISO text.
+    """JSON module for Socket.IO packets: orjson (compact, datetimes as ISO text).
 
     Decoding goes through `safejson.loads`, which refuses JSON nested too deeply
     before the parser recurses into it.
@@ -54,14 +66,19 @@ class _CompactJson:
     loads = staticmethod(safejson.loads)
 
 
-def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
-    manager = None
+def make_socketio_server(
+    settings: Settings, metrics: Metrics | None = None
+) -> socketio.AsyncServer:
+    # Broadcasts take the encode-once path of server.realtime.fanout on every process.
+    manager: FanoutManager
     if settings.redis_url:
-        manager = ResilientRedisManager(
+        manager = FanoutRedisManager(
             settings.redis_url,
             channel=settings.socketio_channel,
             max_backoff=settings.redis_retry_max_seconds,
         )
+    else:
+        manager = FanoutManager()
     if settings.cors_origins:
         cors: Any = list(settings.cors_origins)
         if "*" in settings.cors_origins:
@@ -70,7 +87,7 @@ def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
         # Same origin only: engine.io compares Origin with the Host header. (An empty
         # list would turn its Origin check off altogether.)
         cors = None
-    return socketio.AsyncServer(
+    sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
         cors_allowed_origins=cors,
@@ -87,6 +104,8 @@ def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
         logger=False,
         engineio_logger=False,
     )
+    manager.install(sio, metrics=metrics, max_buffer_bytes=settings.socket_max_buffer_bytes)
+    return sio
 
 
 class Hub:
