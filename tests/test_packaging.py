@@ -66,7 +66,10 @@ def _copy_sources(into: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtualenv holding the wheel and its locked runtime dependencies."""
+    """A fresh virtualenv holding the wheel and its locked runtime dependencies.
+
+    No extras: a single node needs neither redis nor pgserver (DATABASE_URL is set).
+    """
     uv = _uv()
     work = tmp_path_factory.mktemp("wheel")
     started = time.monotonic()
@@ -79,7 +82,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert len(wheels) == 1 and len(sdists) == 1, list(dist.iterdir())
     requirements = work / "requirements.txt"
     locked = _run(
-        uv, "export", "--frozen", "--no-dev", "--extra", "redis", "--no-emit-project",
+        uv, "export", "--frozen", "--no-dev", "--no-emit-project",
         "--no-header", "--project", ROOT, cwd=work,
     )  # fmt: skip
     requirements.write_text(locked.stdout)
@@ -123,6 +126,23 @@ def test_the_wheel_and_sdist_carry_migrations_static_files_and_licences(installe
     with tarfile.open(paths["sdist"]) as sdist:
         members = {m.name.split("/", 1)[1] for m in sdist.getmembers() if "/" in m.name}
     assert {"server/migrations/script.py.mako", "LICENSE", "pyproject.toml"} <= members
+
+
+def test_redis_url_without_the_redis_extra_is_one_clear_line(installed: Path, tmp_path: Path):
+    env = _environment(installed, REDIS_URL="redis://127.0.0.1:6379/0")
+    result = subprocess.run(
+        [str(installed / "bin" / "python"), "-m", "server", "serve"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "configuration error: REDIS_URL is set but the redis package is not installed: "
+        "pip install 'auction-payment-server[redis]'"
+    )
 
 
 def test_the_installed_server_is_not_the_checkout(installed: Path, tmp_path: Path):
