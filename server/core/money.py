@@ -15,16 +15,6 @@ __all__ = ["CURRENCIES", "THREE_DECIMAL", "ZERO_DECIMAL"]
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥"}
 
 
-def is_currency_code(code: object) -> bool:
-    return (
-        isinstance(code, str)
-        and len(code) == 3
-        and code.isascii()
-        and code.isalpha()
-        and (code == code.lower())
-    )
-
-
 def is_supported_currency(code: object) -> bool:
     """A currency Stripe can charge in (see `server.core.currencies`)."""
     return isinstance(code, str) and code in CURRENCIES
@@ -86,10 +76,6 @@ def format_amount(amount: int, currency: str) -> str:
         whole, frac = divmod(amount, 10**places)
         text = f"{whole:,}.{frac:0{places}d}"
     return f"{sign}{text} {currency.upper()}"
-
-
-def is_chargeable(amount: int, currency: str) -> bool:
-    return amount > 0 and amount % chargeable_step(currency) == 0
 
 
 def display_amount(amount: int, currency: str) -> str:
