@@ -187,7 +187,7 @@ async def _stripe_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     context = app[CONTEXT]
-    scheduler = Scheduler()
+    scheduler = Scheduler(context.metrics)
     context.scheduler = scheduler
     auctions.install_jobs(context, scheduler)
     payments.install_jobs(context, scheduler)

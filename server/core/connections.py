@@ -16,7 +16,8 @@ protocol and
   proxy's address: set the cap to 0 (off) there and cap at the proxy.
 
 Both count in `auction_connections_closed_total{reason}`, and are logged as
-one warning per condition and minute with a count (`LogThrottle`).
+one warning per condition and minute with a count (`LogThrottle`). Requests
+aiohttp cannot parse are treated alike (`ProtocolErrorLog`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from server.core.context import CONTEXT
 from server.core.logthrottle import LogThrottle
@@ -138,6 +140,34 @@ class GuardedConnection(asyncio.Protocol):
             self.transport.abort()
 
 
+class ProtocolErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server logger, minus the tracebacks of malformed requests.
+
+    aiohttp logs a request it cannot parse (a header over 8 KB, a bad request
+    line) at ERROR with a traceback whose message quotes the client's bytes: a
+    token's claims, say. Any anonymous client can cause that as often as it
+    likes. Here each kind becomes one warning per minute with a count, no
+    request content, and `auction_http_protocol_errors_total{error}`.
+    """
+
+    def __init__(self, metrics: Metrics | None) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"), {})
+        self.metrics = metrics
+        self._throttle = LogThrottle(log)
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, HttpProcessingError):
+            name = type(exc).__name__
+            if self.metrics is not None:
+                self.metrics.http_protocol_errors.labels(error=name).inc()
+            self._throttle.warning(
+                name, "refused malformed HTTP requests: %s (%s); content not logged", name, exc.code
+            )
+            return
+        super().log(level, msg, *args, **kwargs)
+
+
 class GuardedAppRunner(web.AppRunner):
     """An `AppRunner` whose sites accept connections through a `ConnectionGuard`."""
 
@@ -171,6 +201,7 @@ def serve_app(app: web.Application, settings: Settings, loop: asyncio.AbstractEv
         shutdown_timeout=settings.shutdown_timeout_seconds,
         handler_cancellation=True,
         keepalive_timeout=settings.http_idle_timeout_seconds,
+        logger=ProtocolErrorLog(app[CONTEXT].metrics),
     )
 
     async def run() -> None:

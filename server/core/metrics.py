@@ -130,6 +130,18 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.job_failures = Counter(
+            "auction_scheduled_job_failures",
+            "Scheduled job runs that failed, by job kind and reason",
+            ["job", "reason"],
+            registry=r,
+        )
+        self.http_protocol_errors = Counter(
+            "auction_http_protocol_errors",
+            "Requests refused before routing (malformed, or a line or header too long)",
+            ["error"],
+            registry=r,
+        )
         self.connections_closed = Counter(
             "auction_connections_closed",
             "Connections closed by the guard: header_timeout or per_ip_cap",

@@ -18,7 +18,10 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from server.core.errors import unavailable_for
 from server.core.logging import isolated
+from server.core.logthrottle import LogThrottle
+from server.core.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +31,26 @@ Job = Callable[..., Awaitable[Any]]
 HORIZON = timedelta(hours=6)
 
 
+def _database_down(exc: BaseException) -> bool:
+    """True for failures that only say the database is out of reach right now."""
+    return unavailable_for(exc) is not None or isinstance(exc, OSError | TimeoutError)
+
+
 class Scheduler:
-    def __init__(self) -> None:
+    """Runs the jobs; a failing job is logged once per condition and minute, with a count.
+
+    While the database is down every sweep fails every second: that is one
+    condition (`database unavailable`), logged as one warning with how many
+    runs failed since the last one, with no traceback, and once more when jobs
+    succeed again. Any other failure keeps its traceback, once per job kind,
+    exception type and minute. `auction_scheduled_job_failures_total` counts
+    every failure.
+    """
+
+    def __init__(self, metrics: Metrics | None = None) -> None:
+        self.metrics = metrics
+        self._throttle = LogThrottle(log)
+        self._database_failures = 0
         self._scheduler = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -101,9 +122,42 @@ class Scheduler:
             try:
                 with isolated(job=job_id):
                     await job(*args)
-            except Exception:
-                log.exception("scheduled job %s failed; the sweep will try again", job_id)
+            except Exception as exc:
+                self._failed(job_id, exc)
+            else:
+                self._succeeded()
             finally:
                 self._running.discard(task)
 
         return run
+
+    def _failed(self, job_id: str, exc: Exception) -> None:
+        kind = job_id.split(":", 1)[0]
+        down = _database_down(exc)
+        if self.metrics is not None:
+            reason = "database_unavailable" if down else type(exc).__name__
+            self.metrics.job_failures.labels(job=kind, reason=reason).inc()
+        if down:
+            self._database_failures += 1
+            self._throttle.warning(
+                "database",
+                "scheduled jobs failing: database unavailable (%s in %s); the sweeps retry",
+                type(exc).__name__,
+                kind,
+            )
+            return
+        self._throttle.warning(
+            f"{kind}:{type(exc).__name__}",
+            "scheduled job %s failed; the sweep will try again",
+            job_id,
+            exc_info=exc,
+        )
+
+    def _succeeded(self) -> None:
+        if self._database_failures:
+            log.warning(
+                "scheduled jobs running again after %s failed runs (database unavailable)",
+                self._database_failures,
+            )
+            self._database_failures = 0
+            self._throttle.ended("database")
