@@ -58,11 +58,18 @@ class TimestampMixin:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """The engine; no `pool_pre_ping`.
+
+    A ping is one more round trip on every checkout, for every bid. Without it a
+    connection that died (PostgreSQL restarted) fails on its first use: asyncpg
+    reports it, SQLAlchemy sees a disconnect and throws away every connection
+    pooled before it, and that one unit of work answers `unavailable` (try again);
+    the next one connects afresh (tests/test_database_restart.py).
+    """
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_timeout=10,
         connect_args={"server_settings": {"application_name": "auction-server"}},
     )

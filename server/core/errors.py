@@ -91,9 +91,13 @@ def unavailable_for(exc: BaseException) -> Unavailable | None:
     A full connection pool under load or a database restart is not a bug: the
     caller gets `unavailable` (try again) rather than `internal`.
     """
-    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     if isinstance(exc, PoolTimeout | OperationalError | InterfaceError | ConnectionError):
+        return Unavailable("The server is busy or its database is unreachable; try again")
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        # A pooled connection found dead on use (PostgreSQL restarted); the pool has
+        # already dropped it and its peers, so the next attempt connects afresh.
         return Unavailable("The server is busy or its database is unreachable; try again")
     return None
