@@ -425,3 +425,33 @@ def test_a_malformed_smtp_url_stops_start_up_naming_the_variable():
         install_jobs(Context(), scheduler=None)  # type: ignore[arg-type]
     assert "hunter2" not in str(caught.value)
     assert mailer_for(None).delivered_outcome == "logged"
+
+
+async def test_a_pass_marks_its_deliveries_sent_in_one_statement(server, db):
+    """One UPDATE for the batch: every row carries the same statement timestamp."""
+    server.context.scheduler.cancel("outbox")
+    ids = await enqueue(db, *(f"batch {n}" for n in range(6)))
+    tried = await deliver_due_emails(server.context, batch_size=10)
+    assert tried == 6
+    rows = [await outbox_row(db, message_id) for message_id in ids]
+    assert {(row.status, row.attempts) for row in rows} == {("sent", 1)}
+    assert len({row.sent_at for row in rows}) == 1
+    assert await email_metrics(server) == {"logged": 6}
+
+
+async def test_a_batch_of_marks_skips_only_the_claim_whose_lease_was_lost(db):
+    first, second = await enqueue(db, "kept", "lost")
+    async with db.unit_of_work() as uow:
+        claimed = await repository.claim_due(uow.session, limit=5, lease_seconds=60)
+    assert [m.id for m in claimed] == [first, second]
+    async with db.unit_of_work() as uow:
+        # Another worker took over the second message after its lease ended.
+        await uow.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == second)
+            .values(next_attempt_at=func.now() + text("interval '5 minutes'"))
+        )
+    async with db.unit_of_work() as uow:
+        assert await repository.mark_sent_many(uow.session, claimed) == {first}
+    assert (await outbox_row(db, first)).status == "sent"
+    assert (await outbox_row(db, second)).status == "pending"

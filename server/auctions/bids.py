@@ -78,8 +78,11 @@ async def _place_batch(
         anti_sniping_extension_seconds=settings.anti_sniping_extension_seconds,
     )
     async with context.db.unit_of_work() as uow:
-        for identity in {bid.bidder.sub: bid.bidder for bid in queued}.values():
-            await context.seen_users.ensure(uow, identity)
+        # New users are inserted in one order (by id) in every batch: two batches on two
+        # lots that share new bidders would otherwise wait on each other's rows: a deadlock.
+        bidders = {bid.bidder.sub: bid.bidder for bid in queued}
+        for sub in sorted(bidders):
+            await context.seen_users.ensure(uow, bidders[sub])
         conn = await uow.session.connection()
         row = (await conn.execute(LOCK_LOT, {"lot_id": lot_id})).mappings().first()
         if row is None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, DateTime, func, select, update
+from sqlalchemy import ColumnElement, DateTime, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.notifications.models import OutboxMessage
@@ -96,19 +96,26 @@ def _held(message: ClaimedMessage) -> list[ColumnElement[bool]]:
 
 async def mark_sent(session: AsyncSession, message: ClaimedMessage) -> bool:
     """Record a delivery; False when the claim's lease was lost meanwhile."""
-    statement = (
-        update(OutboxMessage)
-        .where(*_held(message))
-        .values(
-            status=SENT,
-            sent_at=_db_now(),
-            attempts=OutboxMessage.attempts + 1,
-            last_error=None,
-        )
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(statement)).first() is not None
+    return message.id in await mark_sent_many(session, [message])
+
+
+_MARK_SENT = text(
+    """
+    UPDATE outbox SET status = 'sent', sent_at = statement_timestamp(),
+        attempts = outbox.attempts + 1, last_error = NULL
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:leases AS timestamptz[])) AS held(id, lease)
+    WHERE outbox.id = held.id AND outbox.status = 'pending' AND outbox.next_attempt_at = held.lease
+    RETURNING outbox.id
+    """
+)
+
+
+async def mark_sent_many(session: AsyncSession, messages: Sequence[ClaimedMessage]) -> set[int]:
+    """Record deliveries in one statement; returns the ids whose lease was still held."""
+    if not messages:
+        return set()
+    params = {"ids": [m.id for m in messages], "leases": [m.lease for m in messages]}
+    return set((await session.execute(_MARK_SENT, params)).scalars())
 
 
 async def mark_failed(
