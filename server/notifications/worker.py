@@ -3,10 +3,10 @@
 Every `OUTBOX_INTERVAL` each server process claims due pending messages
 (`FOR UPDATE SKIP LOCKED`) by leasing them for `LEASE_SECONDS` and commits
 at once; it sends them with no transaction open, then records the batch's
-deliveries in one short transaction (one statement) and each failure in its own. Why a lease and not a row lock held over the
-send: a lock would keep a database connection and an open transaction for
-every SMTP round trip, taking connections from requests when the mail server
-is slow; a lease holds nothing.
+deliveries in one short transaction (one statement) and each failure in its
+own. Why a lease and not a row lock held over the send: a lock would keep a
+database connection and an open transaction for every SMTP round trip, taking
+connections from requests when the mail server is slow; a lease holds nothing.
 
 The guarantee is at-least-once, and never two concurrent sends of one message:
 
