@@ -58,7 +58,7 @@ async def seed(settings: Settings, *, first_close_minutes: float = 3.0) -> int:
     return 0
 
 
-def _run(app: web.Application, settings: Settings) -> int:
+def _run(app: web.Application, settings: Settings, *, reuse_port: bool = False) -> int:
     """Serve until SIGINT or SIGTERM, then stop gracefully and return 0.
 
     Connections go through `server.core.connections` (slow clients are cut
@@ -79,14 +79,24 @@ def _run(app: web.Application, settings: Settings) -> int:
         log.info("stopping: no new connections; finishing in-flight work")
 
     app.on_shutdown.insert(0, announce_stop)
-    serve_app(app, settings, loop)
+    serve_app(app, settings, loop, reuse_port=reuse_port)
     log.info("stopped")
     return 0
 
 
 def serve(settings: Settings) -> int:
     configure_logging(settings.log_level)
+    if settings.workers > 1:
+        from server.workers import serve_workers
+
+        return serve_workers(settings)
     return _run(create_app(settings), settings)
+
+
+def serve_one_worker(settings: Settings) -> int:
+    """One of `WORKERS` processes: the same server, its port shared (SO_REUSEPORT)."""
+    configure_logging(settings.log_level)
+    return _run(create_app(settings), settings, reuse_port=True)
 
 
 def dev(settings: Settings, *, seed: bool = True) -> int:

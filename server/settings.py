@@ -59,6 +59,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     redis_url: str | None = None
+    #: Server processes `serve` runs on one port (SO_REUSEPORT); more than one needs Redis.
+    workers: int = 1
     stripe_api_base: str | None = None
     stripe_js_url: str = STRIPE_JS_DEFAULT
     jwt_issuer: str | None = None
@@ -165,9 +167,16 @@ class Settings:
                 "SOCKET_MAX_BUFFER_BYTES", 256 * 1024, minimum=4096
             ),
             gc_thresholds=reader.gc_thresholds("GC_THRESHOLDS", (50_000, 20, 100)),
+            workers=reader.integer("WORKERS", 1, minimum=1, maximum=64),
             dev_mode=dev,
             extra=reader.generated,
         )
+        if settings.workers > 1 and settings.redis_url is None:
+            raise SettingsError(
+                "WORKERS > 1 needs REDIS_URL: the processes share Socket.IO events through Redis"
+            )
+        if settings.workers > 1 and settings.port == 0:
+            raise SettingsError("WORKERS > 1 needs a fixed PORT: every process binds the same one")
         return settings.with_overrides(**_tuning(reader))
 
 

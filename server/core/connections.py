@@ -181,8 +181,16 @@ class GuardedAppRunner(web.AppRunner):
         return None if inner is None else self.guard.wrap(inner)
 
 
-def serve_app(app: web.Application, settings: Settings, loop: asyncio.AbstractEventLoop) -> None:
+def serve_app(
+    app: web.Application,
+    settings: Settings,
+    loop: asyncio.AbstractEventLoop,
+    *,
+    reuse_port: bool = False,
+) -> None:
     """Serve `app` on `settings.host:port` until SIGINT or SIGTERM (like `web.run_app`).
+
+    `reuse_port` binds with SO_REUSEPORT, for the processes of `WORKERS`.
 
     `web.run_app` builds its own `AppRunner`; this is the same sequence with
     `GuardedAppRunner`: set up (the app's start-up), listen, wait for the
@@ -206,7 +214,7 @@ def serve_app(app: web.Application, settings: Settings, loop: asyncio.AbstractEv
 
     async def run() -> None:
         await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port)
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
         await site.start()
         log.info("======== Running on %s ========", site.name)
         await asyncio.Event().wait()  # until GracefulExit (a signal) ends the loop
