@@ -31,6 +31,8 @@ from tests.support.services import ROOT, redis_url
 
 pytestmark = pytest.mark.multiprocess
 
+METRICS_TOKEN = "workers-metrics-" + "m" * 16
+
 
 @pytest.fixture
 def redis() -> str:
@@ -61,7 +63,7 @@ async def two_workers(
 ) -> AsyncIterator[ServerProcess]:
     group = ProcessGroup(contract_env, tmp_path, make_token)
     try:
-        [server] = await group.start(1, REDIS_URL=redis, WORKERS="2")
+        [server] = await group.start(1, REDIS_URL=redis, WORKERS="2", METRICS_TOKEN=METRICS_TOKEN)
         yield server
     finally:
         await group.stop_all()
@@ -83,7 +85,9 @@ async def sockets_seen(url: str, samples: int = 24) -> set[float]:
         connector = aiohttp.TCPConnector(force_close=True)
         async with (
             aiohttp.ClientSession(connector=connector) as http,
-            http.get(url + "/metrics") as response,
+            http.get(
+                url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+            ) as response,
         ):
             body = await response.text()
         for family in text_string_to_metric_families(body):
