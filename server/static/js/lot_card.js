@@ -85,6 +85,9 @@ export function leaderText(card, hasMyPayment) {
   const lot = card.lot;
   const mine = card.myAlias && lot.high_bidder === card.myAlias;
   const price = lot.current_bid === null ? null : formatMoney(lot.current_bid, lot.currency);
+  // After the close: the sale in force (a next bidder's price after an expired window).
+  const hammer = lot.hammer_price == null ? price : formatMoney(lot.hammer_price, lot.currency);
+  const won = lot.winner == null ? mine : card.myAlias && lot.winner === card.myAlias;
   switch (lot.status) {
     case "OPEN":
       if (price === null) {
@@ -93,10 +96,10 @@ export function leaderText(card, hasMyPayment) {
       return mine ? "You are the highest bidder." : `Highest bidder: ${lot.high_bidder}.`;
     case "PENDING_PAYMENT":
       return hasMyPayment
-        ? `You won at ${price}. Complete your payment above.`
-        : `The hammer fell at ${price}; waiting for the winner's payment.`;
+        ? `You won at ${hammer}. Complete your payment above.`
+        : `The hammer fell at ${hammer}; waiting for the winner's payment.`;
     case "SOLD":
-      return mine || hasMyPayment ? `Sold to you for ${price}.` : `Sold for ${price}.`;
+      return won || hasMyPayment ? `Sold to you for ${hammer}.` : `Sold for ${hammer}.`;
     case "UNSOLD":
       return "Bidding closed without a sale.";
     case "CANCELED":

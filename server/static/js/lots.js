@@ -95,10 +95,10 @@ export class LotBoard {
         ends_at: data.ends_at,
         min_next_bid: data.min_next_bid,
       });
+      if (typeof data.reserve_met === "boolean") lot.reserve_met = data.reserve_met;
       const who = data.bidder === card.myAlias ? "you" : data.bidder;
       if (who !== "you") card.status.textContent = "";
       announce(`${lot.title}: new bid ${formatMoney(data.amount, lot.currency)} by ${who}`);
-      if (lot.has_reserve && !lot.reserve_met) this.refresh(lot.id);
     } else if (name === "lot_extended") {
       lot.ends_at = data.ends_at;
       card.note.textContent = "A late bid extended the end of this lot.";
@@ -108,6 +108,8 @@ export class LotBoard {
         status: data.status,
         current_bid: data.current_bid,
         high_bidder: data.high_bidder,
+        hammer_price: data.hammer_price ?? null,
+        winner: data.winner ?? null,
       });
       if (data.ends_at) lot.ends_at = data.ends_at;
       card.note.textContent = "";
