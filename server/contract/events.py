@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from server.contract.base import Amount, Contract, Id, Resource
+from server.contract.base import NOT_BLANK, Amount, Contract, Id, Resource
 from server.contract.lots import Bid, Lot
 from server.contract.payments import PaymentInfo
 from server.contract.statuses import LotStatus
@@ -27,10 +27,10 @@ RequestId = Annotated[
     Field(
         min_length=1,
         max_length=128,
-        pattern=r"\S",
         description="Chosen by the client (a UUID is ideal); a retry reuses it and places no "
         "second bid",
     ),
+    NOT_BLANK,
 ]
 Seq = Annotated[int, Field(ge=1, description="The lot's event counter after this event")]
 Alias = Annotated[str, Field(description="A stable pseudonym of the bidder on this lot")]
