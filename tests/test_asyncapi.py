@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 
 from server.auctions import SOCKET_HANDLERS as AUCTION_HANDLERS
 from server.contract.asyncapi import document
+from server.contract.openapi import document as openapi_document
 from server.payments import SOCKET_HANDLERS as PAYMENT_HANDLERS
 from tests.support.clients import ContractMismatch
 from tests.support.events_contract import ack_problems, event_problems
@@ -186,3 +187,9 @@ async def test_acks_and_events_of_a_bid_match_the_document(server, db):
     assert event_problems("bid_placed", placed) == []
     assert event_problems("outbid", outbid) == []
     alice.check_contract()
+
+
+def test_the_openapi_document_points_at_the_asyncapi_document():
+    openapi = openapi_document()
+    assert "/api/asyncapi.json" in openapi["info"]["description"]
+    assert "/api/asyncapi.json" in openapi["paths"]

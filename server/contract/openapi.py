@@ -366,7 +366,11 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
                 "Live auctions over Socket.IO, winners' payments through Stripe. "
                 "Amounts are integers in the currency's minor unit. Errors are "
                 '`{"error": {"code", "message"}}`; a `validation_error` also has '
-                "`fields`, each bad field with its message."
+                "`fields`, each bad field with its message. The Socket.IO events (namespace "
+                "`/`, path `/socket.io`: join_lot, place_bid, bid_placed, payment_required, "
+                "...) are described by the AsyncAPI 3 document at `/api/asyncapi.json`, "
+                "generated from the same models the socket handlers validate with; "
+                "`clients/js` in the repository is a typed client for them."
             ),
         },
         "servers": [{"url": "/"}],
