@@ -23,6 +23,8 @@ export interface BidPlaced {
   bid_count: number;
   ends_at: string;
   min_next_bid: number;
+  /** Whether the lot's (secret) reserve is now met */
+  reserve_met: boolean;
   created_at: string;
 }
 
@@ -89,6 +91,10 @@ export interface Lot {
   bid_count: number;
   /** The high bidder's alias, not their id */
   high_bidder: string | null;
+  /** The price of the sale in force: the winning bid, then a next bidder's own bid after an expired window. Null before the close, and when the lot ends UNSOLD or CANCELED. An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
+  hammer_price: number | null;
+  /** The alias of the bidder of the sale in force */
+  winner: string | null;
   /** An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   min_next_bid: number;
   starts_at: string;
@@ -119,6 +125,10 @@ export interface LotStatusChanged {
   reason: string;
   current_bid: number | null;
   high_bidder: string | null;
+  /** The price of the sale in force, else null */
+  hammer_price: number | null;
+  /** The alias of the bidder of the sale in force */
+  winner: string | null;
   ends_at: string;
   /** The hammer price, with SOLD */
   amount?: number | null;
