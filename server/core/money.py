@@ -9,7 +9,27 @@ from dataclasses import dataclass
 
 from server.core.currencies import CURRENCIES, THREE_DECIMAL, ZERO_DECIMAL, currency_info
 
-__all__ = ["CURRENCIES", "THREE_DECIMAL", "ZERO_DECIMAL"]
+#: The table's names are re-exported: callers use money for every amount question.
+__all__ = [
+    "CURRENCIES",
+    "SYMBOLS",
+    "THREE_DECIMAL",
+    "ZERO_DECIMAL",
+    "AmountProblem",
+    "Breakdown",
+    "buyer_premium",
+    "chargeable_step",
+    "decimals",
+    "display_amount",
+    "format_amount",
+    "is_supported_currency",
+    "lot_price_problems",
+    "max_hammer",
+    "min_hammer",
+    "payment_breakdown",
+    "price_problem",
+    "round_half_up",
+]
 
 #: Symbols for the currencies whose symbol is unambiguous; others show their code.
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥"}
