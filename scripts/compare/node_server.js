@@ -1,0 +1,37 @@
+// Node socket.io 4 server for `scripts/bench --compare`: the same events, no database.
+//
+//   node node_server.js PORT   (socket.io resolved from NODE_PATH, installed by the bench)
+//
+// join_lot joins `lot:<id>`; place_bid broadcasts a bid_placed shaped like ours to
+// the lot's room, then acks. Defaults otherwise (no per-message deflate).
+const http = require("http");
+const { Server } = require("socket.io");
+
+const port = Number(process.argv[2]);
+const server = http.createServer((req, res) => {
+  res.writeHead(200, { "content-type": "text/plain" });
+  res.end("ok");
+});
+const io = new Server(server, { pingInterval: 20000, pingTimeout: 20000 });
+let bids = 0;
+const seqs = new Map();
+
+io.on("connection", (socket) => {
+  socket.on("join_lot", (payload, ack) => {
+    socket.join(`lot:${payload.lot_id}`);
+    ack({ ok: true, lot: { id: payload.lot_id, seq: seqs.get(payload.lot_id) || 0 } });
+  });
+  socket.on("place_bid", (payload, ack) => {
+    bids += 1;
+    const seq = (seqs.get(payload.lot_id) || 0) + 1;
+    seqs.set(payload.lot_id, seq);
+    const event = {
+      lot_id: payload.lot_id, seq, bid_id: bids, amount: payload.amount, bidder: "bidder",
+      bid_count: seq, ends_at: new Date(Date.now() + 3600000).toISOString(),
+      min_next_bid: payload.amount + 1,
+    };
+    io.to(`lot:${payload.lot_id}`).emit("bid_placed", event);
+    ack({ ok: true, bid: { id: bids, lot_id: payload.lot_id, amount: payload.amount } });
+  });
+});
+server.listen(port, "127.0.0.1");
