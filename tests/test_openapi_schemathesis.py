@@ -6,7 +6,7 @@ of each per operation, so a run is repeatable and quick) and sends them to the
 real app with a valid token of the role the operation is for.
 
 - Every answer must be a non-5xx whose status, content type, headers and body
-  the document describes.
+  the document describes, with no field the document does not name (`closed`).
 - positive_data_acceptance: a request the document calls valid is not refused
   as malformed (no 400): the schema promises nothing the server refuses.
 - negative_data_rejection: a request the document calls invalid is refused
@@ -61,8 +61,28 @@ CHECKS = [
     positive_data_acceptance,
     negative_data_rejection,
 ]
-EXAMPLES_PER_OPERATION = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 20}
+EXAMPLES_PER_OPERATION = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 15}
 WEBHOOK = "/api/payments/webhook"
+OPEN_SCHEMAS = frozenset({"Error", "ErrorDetail", "StripeEvent", "StripeEventData"})
+
+
+def closed(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with every response object closed: an undocumented field fails a check.
+
+    The published document leaves them open (a new field must not break a strict
+    client); here a field the server sends but no model names is drift. Error
+    bodies stay open (refusals carry details) and so does the Stripe event, a
+    request body with Stripe's own fields.
+    """
+    schemas = {
+        name: (
+            {**schema, "additionalProperties": False}
+            if schema.get("additionalProperties") is True and name not in OPEN_SCHEMAS
+            else schema
+        )
+        for name, schema in document["components"]["schemas"].items()
+    }
+    return {**document, "components": {**document["components"], "schemas": schemas}}
 
 
 def role_for(method: str, path: str) -> tuple[str, str]:
@@ -177,7 +197,7 @@ async def test_every_operation_answers_as_documented(server, localstripe):
 
     status, document = await server.request("GET", "/api/openapi.json")
     assert status == 200
-    schema = schemathesis.openapi.from_dict(document)
+    schema = schemathesis.openapi.from_dict(closed(document))
     operations = [result.ok().label for result in schema.get_all_operations()]
     assert len(operations) >= 16, operations  # every SPEC row at least
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,4 +38,16 @@ class Error(BaseModel):
 
 
 class Health(Resource):
-    status: str
+    status: Annotated[str, Field(description="ok")]
+
+
+class Readiness(Resource):
+    """200 when ready (or degraded: Redis unreachable, this process still serves); else 503."""
+
+    status: Annotated[str, Field(description="ready, degraded or unavailable")]
+    revision: Annotated[str | None, Field(description="The database's migration")] = None
+    head: Annotated[str | None, Field(description="The newest migration, when not at it")] = None
+    database: Annotated[str | None, Field(description="Why the database is not ready")] = None
+    redis: Annotated[
+        Literal["connected", "unreachable"] | None, Field(description="With REDIS_URL")
+    ] = None

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from server.contract import lots, payments, users
 from server.contract.base import NO_NUL_PATTERN
-from server.contract.common import Error, Health
+from server.contract.common import Error, Health, Readiness
 from server.contract.query import Query
 from server.contract.schema import Schema, component_schemas, parameters, ref
 from server.core.http import json_response
@@ -73,8 +73,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "get",
         "/readyz",
         "Database reachable and migrated to head",
-        Health,
-        responses={"503": {"description": "Not ready", "content": {JSON: {"schema": ref(Health)}}}},
+        Readiness,
+        responses={
+            "503": {"description": "Not ready", "content": {JSON: {"schema": ref(Readiness)}}}
+        },
     ),
     Operation(
         "get",
