@@ -1,6 +1,19 @@
 // Test helpers: a real server (AUCTION_URL), tokens signed with its secret, REST calls.
 import { createHmac, randomUUID } from "node:crypto";
-import { io } from "socket.io-client";
+import { createRequire } from "node:module";
+
+// socket.io-client: from node_modules when installed, else the browser bundle the server
+// ships (run node with --experimental-websocket on Node 20-21 for that one).
+const require = createRequire(import.meta.url);
+const { io } = loadSocketIo();
+
+function loadSocketIo() {
+  try {
+    return require("socket.io-client");
+  } catch {
+    return require("../../../server/static/vendor/socket.io-client/socket.io.min.js");
+  }
+}
 
 import { AuctionClient } from "../src/auction-client.js";
 
