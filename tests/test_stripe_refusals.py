@@ -18,7 +18,7 @@ from server.users.models import User
 from tests.conftest import METRICS_AUTH, WEBHOOK_SECRET
 from tests.support import stripe as fake_browser
 from tests.support.factories import bid, create_lot
-from tests.support.sales import drop_webhooks, intent_id, won_lot
+from tests.support.sales import drop_webhooks, intent_id, sold_lot, won_lot
 from tests.support.services import wait_for
 from tests.support.stripe_proxy import StripeProxy
 
@@ -319,3 +319,34 @@ async def test_unknown_payments_are_404_for_admins(server):
     for path in ("/api/admin/payments/999/retry", "/api/admin/payments/999/release"):
         status, answer = await server.request("POST", path, as_user="root", role="admin")
         assert (status, answer["error"]["code"]) == (404, "not_found"), path
+
+
+async def test_a_refused_refund_flags_the_payment_until_an_admin_retries(
+    start_server, db, localstripe, proxy
+):
+    """Stripe refuses a refund (400): the admin hears 502 at once, the payment is flagged
+    for the others to see, and `retry` sends it again once Stripe accepts."""
+    server = await start_server(stripe_api_base=proxy.url)
+    _lot, info, _alice = await sold_lot(server, localstripe.url, amount=5000)
+    refusal = proxy.refuse("POST", "/v1/refunds", 400, "charge_disputed")
+    status, answer = await server.request(
+        "POST",
+        f"/api/payments/{info['payment_id']}/refund",
+        as_user="root",
+        role="admin",
+        json={"amount": 2000},
+    )
+    assert (status, answer["error"]["code"]) == (502, "refund_failed")
+    flagged = await _flagged(server)
+    assert [p["id"] for p in flagged] == [info["payment_id"]]
+    assert flagged[0]["attention"]["code"] == "refund_refused"
+    assert flagged[0]["refunded_amount"] == 0
+    proxy.refusals.remove(refusal)
+    status, record = await server.request(
+        "POST", f"/api/admin/payments/{info['payment_id']}/retry", as_user="root", role="admin"
+    )
+    assert status == 200, record
+    assert record["attention"] is None
+    assert (record["status"], record["refunded_amount"]) == ("PARTIALLY_REFUNDED", 2000)
+    assert [r["status"] for r in record["refunds"]] == ["failed", "succeeded"]
+    assert proxy.count("POST", "/v1/refunds") == 2
