@@ -177,6 +177,11 @@ class Settings:
             )
         if settings.workers > 1 and settings.port == 0:
             raise SettingsError("WORKERS > 1 needs a fixed PORT: every process binds the same one")
+        if settings.workers > 1 and settings.metrics_port is not None:
+            raise SettingsError(
+                "METRICS_PORT serves one process's counters and cannot be shared by WORKERS > 1:"
+                " use METRICS_TOKEN, or one replica per port"
+            )
         return settings.with_overrides(**_tuning(reader))
 
 

@@ -62,6 +62,7 @@ def test_operations_settings_are_read_and_default_to_private_metrics():
         ("METRICS_PORT", "0", {}),
         ("METRICS_PORT", "nine", {}),
         ("METRICS_PORT", "8080", {"PORT": "8080"}),
+        ("METRICS_PORT", "9100", {"WORKERS": "2", "REDIS_URL": "redis://127.0.0.1:6379/0"}),
     ],
 )
 def test_a_bad_operations_setting_names_itself(name, value, extra):
