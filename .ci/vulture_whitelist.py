@@ -68,3 +68,5 @@ signum
 # server/notifications/repository.py: mark_sent, the one-message form of
 # mark_sent_many that tests/test_outbox.py uses to check a lost lease is refused.
 mark_sent
+# ...and SENT, named beside PENDING and DEAD though the batched UPDATE writes 'sent' itself.
+SENT
