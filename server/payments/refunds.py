@@ -24,7 +24,7 @@ from server.core.errors import AppError, NotFound, ValidationError, conflict
 from server.core.money import chargeable_step
 from server.payments import backoff
 from server.payments.gateway import StripeRejected, StripeUnavailable
-from server.payments.models import Payment, Refund
+from server.payments.models import Payment, PaymentAttempt, Refund
 from server.payments.refund_reports import (
     STRIPE_REFUND_STATUS,
     on_charge_refunded,
@@ -35,7 +35,13 @@ from server.payments.transitions import lock_payment
 
 log = logging.getLogger(__name__)
 
-__all__ = ["on_charge_refunded", "on_dispute_created", "request_refund", "send_refund"]
+__all__ = [
+    "on_charge_refunded",
+    "on_dispute_created",
+    "refund_replaced_intent",
+    "request_refund",
+    "send_refund",
+]
 
 
 async def refundable(uow: UnitOfWork, payment: Payment) -> int:
@@ -112,6 +118,49 @@ async def request_refund(
     refund_id = refund.id
     uow.after_commit(lambda: send_refund(context, refund_id))
     return refund
+
+
+async def refund_replaced_intent(
+    uow: UnitOfWork,
+    context: AppContext,
+    *,
+    payment_id: int,
+    intent_id: str,
+    amount: int,
+    event_id: str,
+) -> tuple[str, int | None]:
+    """Money taken on an intent we created for a payment and replaced: it goes back.
+
+    It is not the payment's money (the payment has, or will have, its own
+    intent), so the refund names this intent and is not counted against it.
+    """
+    payment = await lock_payment(uow, payment_id)
+    assert payment is not None
+    key = f"refund-replaced-{intent_id}"
+    if await uow.session.scalar(select(Refund.id).where(Refund.idempotency_key == key)):
+        return "duplicate", payment.id
+    log.warning("payment %s: replaced intent %s succeeded; refunding", payment.id, intent_id)
+    uow.session.add(
+        PaymentAttempt(
+            payment_id=payment.id,
+            outcome="late_success",
+            failure_message="an intent created for this payment and replaced was paid",
+            stripe_event_id=event_id,
+        )
+    )
+    refund = Refund(
+        payment_id=payment.id,
+        amount=amount,
+        reason="automatic: a replaced PaymentIntent of this payment succeeded",
+        status="pending",
+        idempotency_key=key,
+        stripe_payment_intent_id=intent_id,
+    )
+    uow.session.add(refund)
+    await uow.session.flush()
+    refund_id = refund.id
+    uow.after_commit(lambda: send_refund(context, refund_id))
+    return "late_refunded", payment.id
 
 
 async def refund_payment(

@@ -35,7 +35,7 @@ from server.core.http import json_response
 from server.core.logging import bind
 from server.payments import refunds
 from server.payments.cards import expand_latest_charge
-from server.payments.models import Payment, PaymentAttempt, PaymentIntentRecord, Refund, StripeEvent
+from server.payments.models import Payment, PaymentIntentRecord, StripeEvent
 from server.payments.transitions import (
     lock_payment,
     record_external_cancel,
@@ -229,42 +229,18 @@ async def on_succeeded(
 async def _refund_replaced_intent(
     uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
 ) -> tuple[str, int | None]:
-    """Money taken on an intent we created and then replaced: it goes back to the buyer.
-
-    It is not the payment's money (the payment has, or will have, its own
-    intent), so the refund names this intent and is not counted against it.
-    """
     record = await _replaced(uow, intent)
     amount = intent.get("amount")
     if record is None or isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         return "ignored", None
-    payment = await lock_payment(uow, record.payment_id)
-    assert payment is not None
-    key = f"refund-replaced-{record.id}"
-    if await uow.session.scalar(select(Refund.id).where(Refund.idempotency_key == key)):
-        return "duplicate", payment.id
-    log.warning("payment %s: replaced intent %s succeeded; refunding", payment.id, record.id)
-    uow.session.add(
-        PaymentAttempt(
-            payment_id=payment.id,
-            outcome="late_success",
-            failure_message="an intent created for this payment and replaced was paid",
-            stripe_event_id=event_id,
-        )
-    )
-    refund = Refund(
-        payment_id=payment.id,
+    return await refunds.refund_replaced_intent(
+        uow,
+        context,
+        payment_id=record.payment_id,
+        intent_id=record.id,
         amount=amount,
-        reason="automatic: a replaced PaymentIntent of this payment succeeded",
-        status="pending",
-        idempotency_key=key,
-        stripe_payment_intent_id=record.id,
+        event_id=event_id,
     )
-    uow.session.add(refund)
-    await uow.session.flush()
-    refund_id = refund.id
-    uow.after_commit(lambda: refunds.send_refund(context, refund_id))
-    return "late_refunded", payment.id
 
 
 async def on_payment_failed(
