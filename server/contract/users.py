@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field
 
@@ -48,10 +48,22 @@ class DevLogin(Resource):
     user: DevUser
 
 
+class StripeConfig(Resource):
+    publishable_key: str
+    js_url: Annotated[str, Field(description="Where the page loads Stripe.js from")]
+    stand_in: Annotated[bool, Field(description="True with a local Stripe stand-in")]
+    api_base: Annotated[str | None, Field(description="The stand-in, as the browser reaches it")]
+
+
+class CurrencyDigits(Resource):
+    zero_decimal: list[str]
+    three_decimal: list[str]
+
+
 class DemoConfig(Resource):
     """What the demo page needs: public facts only."""
 
     dev_mode: bool
-    stripe: dict[str, Any]
-    currencies: dict[str, Any]
-    demo_users: list[DevUser]
+    stripe: StripeConfig
+    currencies: CurrencyDigits
+    demo_users: Annotated[list[DevUser], Field(description="Empty unless in dev mode")]
