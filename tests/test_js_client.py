@@ -21,6 +21,7 @@ import pytest
 from server.contract.asyncapi import document
 from server.web.pages import STATIC_DIR
 from tests.conftest import JWT_SECRET
+from tests.support.factories import create_lot
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT = ROOT / "clients" / "js"
@@ -94,3 +95,58 @@ def test_the_demo_page_serves_the_client_package_unchanged():
     assert served.read_bytes() == (CLIENT / "src" / "auction-client.js").read_bytes(), (
         "run `cp clients/js/src/auction-client.js server/static/vendor/auction-client/`"
     )
+
+
+async def test_the_js_client_rejoins_on_a_resync_hint_unless_it_saw_that_seq(start_server, db):
+    """`resync` follows a Redis outage; here the server's hub sends it, as the outage code does."""
+    installed = (ROOT / "node_modules" / "socket.io-client").is_dir()
+    if node_major() < 20 and not installed:
+        pytest.skip("Node.js older than 20 without node_modules: run `npm ci` or use Node 20+")
+    server = await start_server()
+    lot = await create_lot(server)
+    assert NODE is not None
+    driver = await asyncio.create_subprocess_exec(
+        NODE,
+        *(["--experimental-websocket"] if node_major() in (20, 21) else []),
+        "tests/resync-driver.mjs",
+        cwd=CLIENT,
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "AUCTION_URL": server.url,
+            "AUCTION_JWT_SECRET": JWT_SECRET,
+            "LOT_ID": str(lot["id"]),
+        },
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert driver.stdin is not None and driver.stdout is not None
+    lines: list[dict[str, int | None]] = []
+
+    async def next_line() -> dict[str, int | None]:
+        assert driver.stdout is not None
+        line = await asyncio.wait_for(driver.stdout.readline(), timeout=15)
+        assert line, f"the driver stopped; it said {lines}"
+        lines.append(json.loads(line))
+        return lines[-1]
+
+    async def hint(seq: int) -> None:
+        data = {"lot_id": lot["id"], "seq": seq, "reason": "redis_reconnected"}
+        await server.context.hub.to_lot(lot["id"], "resync", data)
+
+    try:
+        seq = lot["seq"]
+        assert [await next_line(), await next_line()] == [{"snapshot": seq}, {"joined": seq}]
+        await hint(seq)  # nothing was missed: no re-join
+        assert await next_line() == {"resync": seq}
+        await hint(0)  # the server could not read the seq: join again
+        assert [await next_line() for _ in range(3)] == [
+            {"resync": 0},
+            {"sent": "join_lot"},
+            {"snapshot": seq},
+        ]
+        await hint(seq)
+        assert await next_line() == {"resync": seq}
+        assert sum("snapshot" in line for line in lines) == 2, lines
+    finally:
+        driver.stdin.close()
+        await asyncio.wait_for(driver.wait(), timeout=15)
