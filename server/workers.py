@@ -16,8 +16,7 @@ The parent only supervises: SIGTERM or SIGINT is passed on to every child as
 SIGTERM (each stops gracefully), and if a child dies on its own the others
 are stopped too and the parent exits non-zero, for the service manager to
 restart the whole group. Without `DATABASE_URL` the parent starts the embedded
-PostgreSQL once and hands its URL to the children. With `METRICS_PORT` set,
-worker i serves its metrics on `METRICS_PORT + i`.
+PostgreSQL once and hands its URL to the children.
 """
 
 from __future__ import annotations
@@ -39,9 +38,6 @@ STOP_PATIENCE_SECONDS = 30.0
 
 
 def _child(settings: Settings, index: int) -> None:
-    if settings.metrics_port:
-        # One metrics listener per worker, on consecutive ports: each can be scraped.
-        settings = settings.with_overrides(metrics_port=settings.metrics_port + index)
     # Its own process group: a Ctrl-C in the terminal reaches the parent, which
     # passes one SIGTERM on; two signals at once would cut a graceful stop short.
     os.setpgid(0, 0)
