@@ -129,9 +129,12 @@ async def test_three_decimal_currencies_refund_in_tens(server, db, localstripe):
 
 async def test_only_admins_refund_and_only_paid_payments(server, db, localstripe):
     _lot, info, _ = await sold_lot(server, localstripe.url)
-    for who in ({"as_user": "alice"}, {"as_user": "sam", "role": "seller"}):
-        status, body = await _refund(server, info["payment_id"], **who)
-        assert (status, body["error"]["code"]) == (403, "forbidden")
+    # Its buyer learns that refunds are for admins; anyone else, that there is no such
+    # payment (SPEC 6: another user's payment is a 404, never a 403).
+    status, body = await _refund(server, info["payment_id"], as_user="alice")
+    assert (status, body["error"]["code"]) == (403, "forbidden")
+    status, body = await _refund(server, info["payment_id"], as_user="sam", role="seller")
+    assert (status, body["error"]["code"]) == (404, "not_found")
     status, body = await server.request("POST", f"/api/payments/{info['payment_id']}/refund")
     assert status == 401
     status, body = await _refund(server, 999_999)
