@@ -1,6 +1,6 @@
 """Every table, imported in one place so that Alembic and tests see the whole schema."""
 
-from server.auctions.models import Bid, Lot, LotEvent, LotStatus
+from server.auctions.models import Bid, Lot, LotEvent, LotStatus, MaxBid
 from server.core.db import Base
 from server.notifications.models import OutboxMessage
 from server.payments.models import Payment, PaymentAttempt, PaymentStatus, Refund, StripeEvent
@@ -12,6 +12,7 @@ __all__ = [
     "Lot",
     "LotEvent",
     "LotStatus",
+    "MaxBid",
     "OutboxMessage",
     "Payment",
     "PaymentAttempt",

@@ -196,6 +196,7 @@ async def test_the_schemas_hold_the_spec_fields_and_say_what_may_be_null(documen
         "hammer_price": None,
         "winner": None,
         "min_next_bid": 100,
+        "buy_now_price": None,
         "starts_at": "2026-01-01T00:00:00+00:00",
         "ends_at": "2026-01-01T01:00:00+00:00",
         "status": "OPEN",

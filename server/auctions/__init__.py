@@ -11,6 +11,8 @@ SOCKET_HANDLERS: dict[str, SocketHandler] = {
     "join_lot": sockets.join_lot,
     "leave_lot": sockets.leave_lot,
     "place_bid": sockets.place_bid,
+    "set_max_bid": sockets.set_max_bid,
+    "buy_now": sockets.buy_now,
 }
 CONNECT_HOOKS: list[ConnectHook] = []
 latest_seqs = sockets.latest_seqs

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from server.auctions.batching import Answer
@@ -43,10 +44,13 @@ REQUEST_ID_RACE_RETRIES = 3
 
 @dataclass(frozen=True, slots=True)
 class QueuedBid:
+    """`place_bid` (amount, maybe max_amount) or `set_max_bid` (amount None, max_amount)."""
+
     bidder: Identity
     lot_id: int
-    amount: int
+    amount: int | None
     request_id: str
+    max_amount: int | None = None
 
 
 class _RequestIdRaced(Exception):
@@ -89,7 +93,7 @@ async def _place_batch(
             return [NotFound("Lot not found") for _ in queued]
         # A transient Lot, never added to the session: it carries the lot's face for views.
         lot = Lot(**row)
-        checks = (
+        checks: Sequence[Row[Any]] = (
             await conn.execute(
                 BID_CHECKS,
                 {
@@ -98,31 +102,34 @@ async def _place_batch(
                 },
             )
         ).all()
-        figures = LotFigures(state=lot_state(lot), bid_count=lot.bid_count, seq=lot.seq)
+        figures = LotFigures(
+            state=lot_state(lot),
+            bid_count=lot.bid_count,
+            seq=lot.seq,
+            leader_max=lot.leader_max,
+            reserve_price=lot.reserve_price,
+            buy_now_price=lot.buy_now_price,
+        )
         answers: list[Answer] = []
         placed: list[Placed] = []
-        accepted: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+        accepted: dict[tuple[str, str], tuple[QueuedBid, dict[str, Any]]] = {}
         for bid, check in zip(queued, checks, strict=True):
-            _, strikes, earlier_id, earlier_lot, earlier_amount, earlier_at = check
             key = (bid.bidder.sub, bid.request_id)
-            if earlier_id is not None:
-                answers.append(
-                    _replayed(
-                        context, lot, bid, earlier_id, earlier_lot, earlier_amount, earlier_at
-                    )
-                )
+            if check.id is not None or check.max_lot_id is not None:
+                answers.append(_replayed(context, lot, bid, check))
                 continue
             if key in accepted:
-                # The same request twice in one batch: one bid, the same answer.
-                first_amount, first_ack = accepted[key]
-                answers.append(first_ack if first_amount == bid.amount else _reused())
+                # The same request twice in one batch: one effect, the same answer.
+                first, first_ack = accepted[key]
+                answers.append(first_ack if _same_request(first, bid) else _reused())
                 continue
             outcome = apply_bid(
                 figures,
                 bidder_id=bid.bidder.sub,
                 amount=bid.amount,
+                max_amount=bid.max_amount,
                 request_id=bid.request_id,
-                strikes=strikes or 0,
+                strikes=check.strikes or 0,
                 policy=policy,
                 now=utcnow(),
             )
@@ -132,22 +139,38 @@ async def _place_batch(
             figures = outcome.after
             _move(lot, figures)
             placed.append(outcome)
-            ack = {"ok": True, "bid": None, "lot": lot_view(context, lot)}
-            accepted[key] = (bid.amount, ack)
+            ack: dict[str, Any] = {"ok": True, "lot": lot_view(context, lot)}
+            if bid.amount is not None:
+                ack["bid"] = None
+            if bid.max_amount is not None:
+                ack["max_amount"] = bid.max_amount
+            ack["leading"] = outcome.leading
+            accepted[key] = (bid, ack)
             answers.append(ack)
         if placed:
             bid_ids = await _write(uow, lot, placed, figures)
             _announce(context, uow, lot, placed, bid_ids)
-            for outcome, bid_id in zip(placed, bid_ids, strict=True):
+            for outcome in placed:
                 _, ack = accepted[(outcome.bidder_id, outcome.request_id)]
-                ack["bid"] = _bid_view(
-                    bid_id,
-                    lot_id,
-                    outcome.amount,
-                    outcome.created_at,
-                    bidder_alias(context, lot_id, outcome.bidder_id),
-                )
+                own = outcome.own_bid
+                if "bid" in ack and own is not None:
+                    ack["bid"] = _bid_view(
+                        bid_ids[own.amount],
+                        lot_id,
+                        own.amount,
+                        outcome.created_at,
+                        bidder_alias(context, lot_id, outcome.bidder_id),
+                        own.auto,
+                    )
     return answers
+
+
+def _same_request(first: QueuedBid, again: QueuedBid) -> bool:
+    return (first.lot_id, first.amount, first.max_amount) == (
+        again.lot_id,
+        again.amount,
+        again.max_amount,
+    )
 
 
 def _move(lot: Lot, figures: LotFigures) -> None:
@@ -158,40 +181,65 @@ def _move(lot: Lot, figures: LotFigures) -> None:
     lot.ends_at = state.ends_at
     lot.bid_count = figures.bid_count
     lot.seq = figures.seq
+    lot.leader_max = figures.leader_max
+    lot.buy_now_price = figures.buy_now_price
 
 
-async def _write(uow: UnitOfWork, lot: Lot, placed: list[Placed], figures: LotFigures) -> list[int]:
-    """Insert the bids, move the lot, record extensions, queue outbid e-mails: one statement."""
+async def _write(
+    uow: UnitOfWork, lot: Lot, placed: list[Placed], figures: LotFigures
+) -> dict[int, int]:
+    """Insert the bids and maxima, move the lot, record its events, queue outbid e-mails:
+    one statement. Returns each new bid's id by its amount (unique on a lot)."""
+    rows = [(outcome, row) for outcome in placed for row in outcome.bids]
+    # A bid that left no row of its own (it tied a standing maximum) is recorded here too,
+    # so that a retry finds it.
+    maxima = [
+        outcome for outcome in placed if outcome.max_amount is not None or outcome.own_bid is None
+    ]
     mails = [
         outbid_email_params(
             lot,
-            bidder_id=outcome.outbid[0],
-            your_amount=outcome.outbid[1],
-            new_amount=outcome.amount,
+            bidder_id=outbid.user_id,
+            your_amount=outbid.your_amount,
+            new_amount=outbid.amount,
             min_next_bid=outcome.min_next_bid,
         )
         for outcome in placed
-        if outcome.outbid is not None
+        for outbid in outcome.outbids
     ]
-    extensions = [outcome.extension for outcome in placed if outcome.extension is not None]
+    events: list[tuple[int, str, dict[str, Any]]] = []
+    for outcome in placed:
+        if outcome.extension is not None:
+            extension = outcome.extension
+            moved = {
+                "from": extension.previous_end.isoformat(),
+                "to": extension.ends_at.isoformat(),
+            }
+            events.append((extension.seq, "extended", moved))
+        if outcome.buy_now_withdrawn_seq is not None:
+            events.append((outcome.buy_now_withdrawn_seq, "buy_now_withdrawn", {}))
     params = {
         "lot_id": lot.id,
-        "bidder_ids": [outcome.bidder_id for outcome in placed],
-        "amounts": [outcome.amount for outcome in placed],
-        "request_ids": [outcome.request_id for outcome in placed],
-        "created_ats": [outcome.created_at for outcome in placed],
+        "bidder_ids": [row.bidder_id for _, row in rows],
+        "amounts": [row.amount for _, row in rows],
+        "request_ids": [row.request_id for _, row in rows],
+        "autos": [row.auto for _, row in rows],
+        "created_ats": [outcome.created_at for outcome, _ in rows],
+        "max_bidder_ids": [outcome.bidder_id for outcome in maxima],
+        "max_request_ids": [outcome.request_id for outcome in maxima],
+        "max_standings": [outcome.amount for outcome in maxima],
+        "max_amounts": [outcome.max_amount or outcome.amount for outcome in maxima],
+        "max_created_ats": [outcome.created_at for outcome in maxima],
         "current_bid": figures.state.current_bid,
         "high_bidder_id": figures.state.high_bidder_id,
+        "leader_max": figures.leader_max,
+        "buy_now_price": figures.buy_now_price,
         "bid_count": figures.bid_count,
         "seq": figures.seq,
         "ends_at": figures.state.ends_at,
-        "event_seqs": [extension.seq for extension in extensions],
-        "event_data": [
-            json.dumps(
-                {"from": extension.previous_end.isoformat(), "to": extension.ends_at.isoformat()}
-            )
-            for extension in extensions
-        ],
+        "event_seqs": [seq for seq, _, _ in events],
+        "event_types": [kind for _, kind, _ in events],
+        "event_data": [json.dumps(data) for _, _, data in events],
         "mail_to": [mail["mail_to"] for mail in mails],
         "mail_subjects": [mail["mail_subject"] for mail in mails],
         "mail_bodies": [mail["mail_body"] for mail in mails],
@@ -199,40 +247,43 @@ async def _write(uow: UnitOfWork, lot: Lot, placed: list[Placed], figures: LotFi
     }
     conn = await uow.session.connection()
     try:
-        rows = (await conn.execute(WRITE_BATCH, params)).all()
+        written = (await conn.execute(WRITE_BATCH, params)).all()
     except IntegrityError as error:
-        if "uq_bids_bidder_request" in str(error.orig):
+        if "_bidder_request" in str(error.orig):
             raise _RequestIdRaced from error
         raise
-    ids = {(row.bidder_id, row.request_id): row.id for row in rows}
-    return [ids[(outcome.bidder_id, outcome.request_id)] for outcome in placed]
+    return {int(row.amount): int(row.id) for row in written}
 
 
 def _announce(
-    context: AppContext, uow: UnitOfWork, lot: Lot, placed: list[Placed], bid_ids: list[int]
+    context: AppContext, uow: UnitOfWork, lot: Lot, placed: list[Placed], bid_ids: dict[int, int]
 ) -> None:
-    """Queue the batch's events, in commit order, to go out once it commits."""
+    """Queue the batch's events, in commit order, to go out once it commits.
+
+    Room events never carry a maximum: only visible bids, each with `auto`.
+    """
     hub = context.hub
-    for outcome, bid_id in zip(placed, bid_ids, strict=True):
-        after = outcome.after
-        alias = bidder_alias(context, lot.id, outcome.bidder_id)
-        hub.to_lot_after_commit(
-            uow,
-            lot.id,
-            "bid_placed",
-            {
-                "lot_id": lot.id,
-                "seq": outcome.seq,
-                "bid_id": bid_id,
-                "amount": outcome.amount,
-                "bidder": alias,
-                "bid_count": after.bid_count,
-                "ends_at": after.state.ends_at,
-                "min_next_bid": outcome.min_next_bid,
-                "reserve_met": lot.reserve_price is None or outcome.amount >= lot.reserve_price,
-                "created_at": outcome.created_at,
-            },
-        )
+    for outcome in placed:
+        ends_at = outcome.after.state.ends_at
+        for row in outcome.bids:
+            hub.to_lot_after_commit(
+                uow,
+                lot.id,
+                "bid_placed",
+                {
+                    "lot_id": lot.id,
+                    "seq": row.seq,
+                    "bid_id": bid_ids[row.amount],
+                    "amount": row.amount,
+                    "bidder": bidder_alias(context, lot.id, row.bidder_id),
+                    "auto": row.auto,
+                    "bid_count": row.bid_count,
+                    "ends_at": ends_at,
+                    "min_next_bid": row.min_next_bid,
+                    "reserve_met": row.reserve_met,
+                    "created_at": outcome.created_at,
+                },
+            )
         if outcome.extension is not None:
             extension = outcome.extension
             hub.to_lot_after_commit(
@@ -241,16 +292,34 @@ def _announce(
                 "lot_extended",
                 {"lot_id": lot.id, "seq": extension.seq, "ends_at": extension.ends_at},
             )
-        if outcome.outbid is not None:
-            previous_bidder, previous_amount = outcome.outbid
+        if outcome.buy_now_withdrawn_seq is not None:
+            state = outcome.after.state
+            hub.to_lot_after_commit(
+                uow,
+                lot.id,
+                "lot_status",
+                {
+                    "lot_id": lot.id,
+                    "seq": outcome.buy_now_withdrawn_seq,
+                    "status": state.status,
+                    "reason": "buy_now_withdrawn",
+                    "current_bid": state.current_bid,
+                    "high_bidder": bidder_alias(context, lot.id, state.high_bidder_id),
+                    "hammer_price": None,
+                    "winner": None,
+                    "ends_at": state.ends_at,
+                    "buy_now_price": None,
+                },
+            )
+        for outbid in outcome.outbids:
             hub.to_user_after_commit(
                 uow,
-                previous_bidder,
+                outbid.user_id,
                 "outbid",
                 {
                     "lot_id": lot.id,
-                    "amount": outcome.amount,
-                    "your_amount": previous_amount,
+                    "amount": outbid.amount,
+                    "your_amount": outbid.your_amount,
                     "min_next_bid": outcome.min_next_bid,
                 },
             )
@@ -267,34 +336,44 @@ async def _reschedule(context: AppContext, lot_id: int, now: datetime, ends_at: 
     tasks.schedule_lot(context, lot_id, LotStatus.OPEN, now, ends_at)
 
 
-def _replayed(
-    context: AppContext,
-    lot: Lot,
-    bid: QueuedBid,
-    earlier_id: int,
-    earlier_lot: int,
-    earlier_amount: int,
-    earlier_at: datetime,
-) -> Answer:
-    """A retried request_id: the first result, or `conflict` if it named another bid."""
-    if earlier_lot != bid.lot_id or earlier_amount != bid.amount:
+def _replayed(context: AppContext, lot: Lot, bid: QueuedBid, check: Row[Any]) -> Answer:
+    """A retried request_id: the first result, or `conflict` if it named another request."""
+    if check.max_lot_id is not None:
+        same = (check.max_lot_id, check.max_standing, check.max_amount) == (
+            bid.lot_id,
+            bid.amount,
+            bid.max_amount or bid.amount,
+        )
+    else:
+        same = bid.max_amount is None and (check.lot_id, check.amount) == (bid.lot_id, bid.amount)
+    if not same:
         return _reused()
-    alias = bidder_alias(context, lot.id, bid.bidder.sub)
-    view = _bid_view(earlier_id, earlier_lot, earlier_amount, earlier_at, alias)
-    return {"ok": True, "bid": view, "lot": lot_view(context, lot)}
+    ack: dict[str, Any] = {"ok": True, "lot": lot_view(context, lot)}
+    if bid.amount is not None:
+        ack["bid"] = None
+        if check.id is not None:
+            alias = bidder_alias(context, lot.id, bid.bidder.sub)
+            ack["bid"] = _bid_view(
+                check.id, bid.lot_id, check.amount, check.created_at, alias, check.auto
+            )
+    if bid.max_amount is not None:
+        ack["max_amount"] = bid.max_amount
+    ack["leading"] = lot.high_bidder_id == bid.bidder.sub
+    return ack
 
 
 def _reused() -> Answer:
-    return conflict("conflict", "This request_id was already used for a different bid")
+    return conflict("conflict", "This request_id was already used for a different request")
 
 
 def _bid_view(
-    bid_id: int, lot_id: int, amount: int, created_at: datetime, alias: str | None
+    bid_id: int, lot_id: int, amount: int, created_at: datetime, alias: str | None, auto: bool
 ) -> dict[str, Any]:
     return {
         "id": bid_id,
         "lot_id": lot_id,
         "amount": amount,
         "bidder": alias,
+        "auto": auto,
         "created_at": created_at,
     }

@@ -65,6 +65,9 @@ def lot_view(context: AppContext, lot: Lot) -> dict[str, Any]:
         "hammer_price": lot.hammer_price,
         "winner": bidder_alias(context, lot.id, lot.winner_id),
         "min_next_bid": min_next_bid(lot_state(lot)),
+        "buy_now_price": (
+            lot.buy_now_price if lot.status in (LotStatus.SCHEDULED, LotStatus.OPEN) else None
+        ),
         "starts_at": lot.starts_at,
         "ends_at": lot.ends_at,
         "status": lot.status,

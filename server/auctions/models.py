@@ -30,6 +30,7 @@ class Lot(TimestampMixin, Base):
         CheckConstraint("reserve_price IS NULL OR reserve_price > 0", name="reserve_positive"),
         CheckConstraint("bid_increment IS NULL OR bid_increment > 0", name="increment_positive"),
         CheckConstraint("current_bid IS NULL OR current_bid > 0", name="current_bid_positive"),
+        CheckConstraint("buy_now_price IS NULL OR buy_now_price > 0", name="buy_now_positive"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("currency ~ '^[a-z]{3}$'", name="currency_code"),
         # The schedule lives in the rows: these indexes serve the sweeps.
@@ -55,6 +56,10 @@ class Lot(TimestampMixin, Base):
     high_bid_id: Mapped[int | None]
     # The sale in force: price and bidder of the offer being paid for (null while none is).
     hammer_price: Mapped[int | None]
+    # Offered until the first bid that meets the reserve; then null.
+    buy_now_price: Mapped[int | None]
+    # The leader's maximum (secret: never in a view); null when they left none.
+    leader_max: Mapped[int | None]
     winner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     bid_count: Mapped[int] = mapped_column(default=0, server_default="0")
     starts_at: Mapped[datetime]
@@ -81,10 +86,34 @@ class Bid(Base):
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="CASCADE"))
     bidder_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     amount: Mapped[int]
-    request_id: Mapped[str] = mapped_column(String(128))
+    # The bidder's request this row answers; null on the house's other automatic bids.
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    # Placed by the house for a standing maximum (or a set_max_bid), not named by the bidder.
+    auto: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     # Set once the lot is decided: 'won' for the bid that was paid for.
     outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+class MaxBid(Base):
+    """A maximum a bidder left on a lot: one row per request (place_bid with max_amount or
+    set_max_bid), so a retried request_id finds its first result. Secret to its bidder."""
+
+    __tablename__ = "max_bids"
+    __table_args__ = (
+        CheckConstraint("max_amount > 0", name="max_amount_positive"),
+        UniqueConstraint("bidder_id", "request_id", name="uq_max_bids_bidder_request"),
+        Index("ix_max_bids_bidder_lot", "bidder_id", "lot_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="CASCADE"))
+    bidder_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    request_id: Mapped[str] = mapped_column(String(128))
+    # The standing bid named with it (null for set_max_bid).
+    amount: Mapped[int | None]
+    max_amount: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 class LotEvent(Base):

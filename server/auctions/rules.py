@@ -61,11 +61,15 @@ class LotState:
     ends_at: datetime
 
 
+def increment_above(state: LotState, amount: int) -> int:
+    """The increment a bid must add to `amount` on this lot (its own, else the table's)."""
+    return state.bid_increment or standard_increment(amount, state.currency)
+
+
 def min_next_bid(state: LotState) -> int:
     if state.current_bid is None:
         return state.starting_price
-    increment = state.bid_increment or standard_increment(state.current_bid, state.currency)
-    return state.current_bid + increment
+    return state.current_bid + increment_above(state, state.current_bid)
 
 
 def refuse_bid(
@@ -77,8 +81,14 @@ def refuse_bid(
     strike_limit: int,
     premium_bps: int,
     now: datetime,
+    leader_may_raise: bool = False,
+    check_amount: bool = True,
 ) -> AppError | None:
-    """Why this bid may not be placed, or None when it may."""
+    """Why this bid may not be placed, or None when it may.
+
+    `leader_may_raise`: the leader raising their own maximum is not a self-outbid.
+    `check_amount` False checks only who may bid when (buy-now has its own price).
+    """
     if state.status == LotStatus.SCHEDULED:
         return conflict("lot_not_open", "Bidding on this lot has not started yet")
     if state.status == LotStatus.PENDING_PAYMENT:
@@ -93,8 +103,12 @@ def refuse_bid(
             code="bidder_suspended",
             status=403,
         )
+    if leader_may_raise and state.high_bidder_id == bidder_id:
+        return None
     if state.high_bidder_id == bidder_id:
         return conflict("already_highest", "You already hold the highest bid")
+    if not check_amount:
+        return None
     minimum = min_next_bid(state)
     if amount < minimum:
         return conflict(
@@ -107,6 +121,41 @@ def refuse_bid(
             status=400,
         )
     return refuse_uncharged_amount(state.currency, amount, premium_bps=premium_bps)
+
+
+def refuse_maximum(
+    state: LotState,
+    *,
+    standing: int,
+    maximum: int,
+    current_maximum: int | None,
+    premium_bps: int,
+) -> AppError | None:
+    """Why `maximum` may not stand behind a bid, or None. The increment and currency
+    tables apply to it as to any bid: at least the next minimum, chargeable."""
+    minimum = min_next_bid(state)
+    if maximum < minimum:
+        return conflict(
+            "bid_too_low",
+            f"A maximum must be at least the next bid, {minimum}",
+            min_next_bid=minimum,
+        )
+    if maximum < standing:
+        return AppError("max_amount must be at least amount", code="validation_error", status=400)
+    if current_maximum is not None and maximum <= current_maximum:
+        return conflict(
+            "bid_too_low",
+            f"Your maximum is already {current_maximum}; a maximum can only be raised",
+            min_next_bid=minimum,
+        )
+    step = chargeable_step(state.currency)
+    if maximum % step:
+        return AppError(
+            f"Amounts in {state.currency} must be multiples of {step}",
+            code="validation_error",
+            status=400,
+        )
+    return refuse_uncharged_amount(state.currency, maximum, premium_bps=premium_bps)
 
 
 def refuse_uncharged_amount(currency: str, amount: int, *, premium_bps: int) -> AppError | None:

@@ -51,6 +51,7 @@ async def create_lot(context: AppContext, seller: Identity, draft: NewLot) -> di
             starting_price=draft.starting_price,
             reserve_price=draft.reserve_price,
             bid_increment=draft.bid_increment,
+            buy_now_price=draft.buy_now_price,
             starts_at=starts_at,
             ends_at=draft.ends_at,
             status=status,
@@ -83,9 +84,12 @@ async def get_lot(context: AppContext, lot_id: int) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class BidRequest:
+    """`place_bid` (an amount, maybe a maximum) or `set_max_bid` (amount None)."""
+
     lot_id: int
-    amount: int
+    amount: int | None
     request_id: str
+    max_amount: int | None = None
 
 
 async def place_bid(context: AppContext, bidder: Identity, request: BidRequest) -> dict[str, Any]:
@@ -99,7 +103,11 @@ async def place_bid(context: AppContext, bidder: Identity, request: BidRequest) 
         batcher = context.bid_batcher = LotBatcher(partial(place_batch, context))
         batcher.observe_batch = context.metrics.bid_batch_size.observe
     queued = QueuedBid(
-        bidder=bidder, lot_id=request.lot_id, amount=request.amount, request_id=request.request_id
+        bidder=bidder,
+        lot_id=request.lot_id,
+        amount=request.amount,
+        request_id=request.request_id,
+        max_amount=request.max_amount,
     )
     return await batcher.submit(request.lot_id, queued)
 
@@ -110,6 +118,7 @@ def _bid_view(bid: Bid, alias: str | None) -> dict[str, Any]:
         "lot_id": bid.lot_id,
         "amount": bid.amount,
         "bidder": alias,
+        "auto": bid.auto,
         "created_at": bid.created_at,
     }
 

@@ -51,10 +51,32 @@ class LeaveLot(Contract):
 
 
 class PlaceBid(Contract):
-    """Bid on an open lot. Needs a token."""
+    """Bid on an open lot. Needs a token. With `max_amount` the house bids for the
+    caller up to it (secret: only the caller's own acks and views show it)."""
 
     lot_id: Id
     amount: Amount
+    request_id: RequestId
+    max_amount: Amount | None = Field(
+        default=None, description="Your secret maximum, at least `amount`"
+    )
+
+
+class SetMaxBid(Contract):
+    """Leave or raise (never lower) a secret maximum. Needs a token. For the leader it
+    only raises the maximum (not a self-outbid); anyone else bids the next minimum with
+    it behind."""
+
+    lot_id: Id
+    max_amount: Amount
+    request_id: RequestId
+
+
+class BuyNow(Contract):
+    """Buy the lot at its `buy_now_price`, offered until a bid meets the reserve. Needs a
+    token. The lot goes PENDING_PAYMENT for the caller at once."""
+
+    lot_id: Id
     request_id: RequestId
 
 
@@ -71,6 +93,7 @@ class BidPlaced(Resource):
     bid_id: int
     amount: int
     bidder: Alias
+    auto: bool = Field(description="Placed by the house for a standing maximum")
     bid_count: int
     ends_at: datetime
     min_next_bid: int
@@ -117,6 +140,10 @@ class LotStatusChanged(Resource):
     amount: int | None = Field(default=None, description="The hammer price, with SOLD")
     offer_number: int | None = Field(
         default=None, description="With offered_to_next_bidder: which offer this is"
+    )
+    buy_now_price: None = Field(
+        default=None,
+        description="With buy_now_withdrawn and buy_now: buy-now is no longer offered",
     )
 
 
@@ -191,7 +218,24 @@ class LeaveLotAck(Resource):
 
 class PlaceBidAck(Resource):
     ok: Literal[True]
-    bid: Bid
+    bid: Bid | None = Field(
+        description="The row answering your bid. Null only when your bid equalled a "
+        "maximum left earlier (the earlier one stands at that amount)"
+    )
+    lot: Lot
+    leading: bool = Field(description="Whether you lead after it (a maximum may answer at once)")
+    max_amount: int | None = Field(default=None, description="Your maximum, when you sent one")
+
+
+class SetMaxBidAck(Resource):
+    ok: Literal[True]
+    lot: Lot
+    max_amount: int = Field(description="Your maximum (secret: only you see it)")
+    leading: bool
+
+
+class BuyNowAck(Resource):
+    ok: Literal[True]
     lot: Lot
 
 
@@ -237,6 +281,20 @@ CLIENT_EVENTS: tuple[ClientEvent, ...] = (
         payload=PlaceBid,
         ack=PlaceBidAck,
         summary="Bid; a retried request_id returns the first result and places no second bid",
+        needs_token=True,
+    ),
+    ClientEvent(
+        name="set_max_bid",
+        payload=SetMaxBid,
+        ack=SetMaxBidAck,
+        summary="Leave or raise a secret maximum; a retried request_id has one effect",
+        needs_token=True,
+    ),
+    ClientEvent(
+        name="buy_now",
+        payload=BuyNow,
+        ack=BuyNowAck,
+        summary="Buy at the buy-now price before a bid meets the reserve",
         needs_token=True,
     ),
     ClientEvent(

@@ -21,7 +21,13 @@ from server.contract.common import Cursor
 from server.contract.query import Query
 from server.contract.statuses import LotStatus
 from server.core.currencies import CURRENCIES
-from server.core.money import lot_price_problems, max_hammer, min_hammer
+from server.core.money import (
+    is_supported_currency,
+    lot_price_problems,
+    max_hammer,
+    min_hammer,
+    price_problem,
+)
 
 MAX_LOT_DURATION = timedelta(days=90)
 
@@ -43,6 +49,13 @@ class NewLot(Contract):
     bid_increment: Annotated[
         Amount | None, Field(description="Default: the standard increment table. " + MONEY)
     ] = None
+    buy_now_price: Annotated[
+        Amount | None,
+        Field(
+            description="Offered until the first bid that meets the reserve; at least the "
+            "starting price and the reserve. " + MONEY
+        ),
+    ] = None
     starts_at: Annotated[Timestamp | None, Field(description="Default: now")] = None
     ends_at: Timestamp
 
@@ -61,6 +74,7 @@ class NewLot(Contract):
             bid_increment=self.bid_increment,
             premium_bps=int(context.get("premium_bps", 0)),
         )
+        yield from self._buy_now_problems(int(context.get("premium_bps", 0)))
         start = self.starts_at or now
         if self.ends_at <= now:
             yield "ends_at", "'ends_at' must be in the future"
@@ -68,6 +82,19 @@ class NewLot(Contract):
             yield "ends_at", "'ends_at' must be after 'starts_at'"
         elif self.ends_at - start > MAX_LOT_DURATION:
             yield "ends_at", "A lot may run for at most 90 days"
+
+    def _buy_now_problems(self, premium_bps: int) -> Iterable[tuple[str, str]]:
+        price = self.buy_now_price
+        if price is None:
+            return
+        if price < self.starting_price:
+            yield "buy_now_price", "'buy_now_price' must be at least 'starting_price'"
+        if self.reserve_price is not None and price < self.reserve_price:
+            yield "buy_now_price", "'buy_now_price' must be at least 'reserve_price'"
+        if is_supported_currency(self.currency):
+            problem = price_problem(price, self.currency, premium_bps=premium_bps)
+            if problem is not None:
+                yield "buy_now_price", f"'buy_now_price' {problem.message}"
 
 
 class LotsQuery(Query):
@@ -107,6 +134,10 @@ class Lot(Resource):
     ]
     winner: Annotated[str | None, Field(description="The alias of the bidder of the sale in force")]
     min_next_bid: Annotated[int, Field(description=MONEY)]
+    buy_now_price: Annotated[
+        int | None,
+        Field(description="Null once a bid met the reserve, or the lot closed. " + MONEY),
+    ]
     starts_at: datetime
     ends_at: datetime
     status: LotStatus
@@ -124,6 +155,7 @@ class Bid(Resource):
     lot_id: int
     amount: Annotated[int, Field(description=MONEY)]
     bidder: Annotated[str | None, Field(description="The bidder's alias")]
+    auto: Annotated[bool, Field(description="Placed by the house for a standing maximum")]
     created_at: datetime
 
 
@@ -151,7 +183,7 @@ def new_lot_schema(schema: dict[str, Any], *, premium_bps: int) -> dict[str, Any
         price = {"type": "integer", "minimum": minimum, "maximum": maximum}
         if step > 1:
             price["multipleOf"] = step
-        for name in ("starting_price", "reserve_price", "bid_increment"):
+        for name in ("starting_price", "reserve_price", "bid_increment", "buy_now_price"):
             limits = dict(price, minimum=step) if name == "bid_increment" else price
             described = {"description": schema["properties"][name].get("description", "")}
             properties[name] = (
@@ -165,6 +197,7 @@ def new_lot_schema(schema: dict[str, Any], *, premium_bps: int) -> dict[str, Any
         "oneOf": branches,
         "x-also-checked": [
             "`reserve_price` is at least `starting_price`",
+            "`buy_now_price` is at least `starting_price` and `reserve_price`",
             "`ends_at` is in the future and after `starts_at`; a lot runs at most 90 days",
         ],
     }
