@@ -9,6 +9,8 @@ export interface Bid {
   amount: number;
   /** The bidder's alias */
   bidder: string | null;
+  /** Placed by the house for a standing maximum */
+  auto: boolean;
   created_at: string;
 }
 
@@ -20,6 +22,8 @@ export interface BidPlaced {
   amount: number;
   /** A stable pseudonym of the bidder on this lot */
   bidder: string;
+  /** Placed by the house for a standing maximum */
+  auto: boolean;
   bid_count: number;
   ends_at: string;
   min_next_bid: number;
@@ -35,6 +39,21 @@ export interface Breakdown {
   premium: number;
   /** hammer + premium. An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   total: number;
+}
+
+/**
+ * Buy the lot at its `buy_now_price`, offered until a bid meets the reserve. Needs a
+ * token. The lot goes PENDING_PAYMENT for the caller at once.
+ */
+export interface BuyNow {
+  lot_id: number;
+  /** Chosen by the client (a UUID is ideal); a retry reuses it and places no second bid */
+  request_id: string;
+}
+
+export interface BuyNowAck {
+  ok: true;
+  lot: Lot;
 }
 
 export interface ErrorAck {
@@ -97,6 +116,8 @@ export interface Lot {
   winner: string | null;
   /** An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   min_next_bid: number;
+  /** Null once a bid met the reserve, or the lot closed. An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
+  buy_now_price: number | null;
   starts_at: string;
   ends_at: string;
   status: LotStatus;
@@ -134,6 +155,8 @@ export interface LotStatusChanged {
   amount?: number | null;
   /** With offered_to_next_bidder: which offer this is */
   offer_number?: number | null;
+  /** With buy_now_withdrawn and buy_now: buy-now is no longer offered */
+  buy_now_price?: null;
 }
 
 /** The payments awaiting the caller (PaymentInfo, client secrets included). Needs a token. */
@@ -204,18 +227,28 @@ export interface PaymentSucceeded {
   receipt_url: string;
 }
 
-/** Bid on an open lot. Needs a token. */
+/**
+ * Bid on an open lot. Needs a token. With `max_amount` the house bids for the
+ * caller up to it (secret: only the caller's own acks and views show it).
+ */
 export interface PlaceBid {
   lot_id: number;
   amount: number;
   /** Chosen by the client (a UUID is ideal); a retry reuses it and places no second bid */
   request_id: string;
+  /** Your secret maximum, at least `amount` */
+  max_amount?: number | null;
 }
 
 export interface PlaceBidAck {
   ok: true;
-  bid: Bid;
+  /** The row answering your bid. Null only when your bid equalled a maximum left earlier (the earlier one stands at that amount) */
+  bid: Bid | null;
   lot: Lot;
+  /** Whether you lead after it (a maximum may answer at once) */
+  leading: boolean;
+  /** Your maximum, when you sent one */
+  max_amount?: number | null;
 }
 
 /**
@@ -229,6 +262,26 @@ export interface Resync {
   reason: "redis_reconnected";
 }
 
+/**
+ * Leave or raise (never lower) a secret maximum. Needs a token. For the leader it
+ * only raises the maximum (not a self-outbid); anyone else bids the next minimum with
+ * it behind.
+ */
+export interface SetMaxBid {
+  lot_id: number;
+  max_amount: number;
+  /** Chosen by the client (a UUID is ideal); a retry reuses it and places no second bid */
+  request_id: string;
+}
+
+export interface SetMaxBidAck {
+  ok: true;
+  lot: Lot;
+  /** Your maximum (secret: only you see it) */
+  max_amount: number;
+  leading: boolean;
+}
+
 /** What a client sends (each event's payload) and what the server answers (its ack). */
 export interface ClientEvents {
   /** Join a lot's room and get its snapshot; re-join on a seq gap */
@@ -237,6 +290,10 @@ export interface ClientEvents {
   leave_lot: { payload: LeaveLot; ack: LeaveLotAck | ErrorAck };
   /** Bid; a retried request_id returns the first result and places no second bid */
   place_bid: { payload: PlaceBid; ack: PlaceBidAck | ErrorAck };
+  /** Leave or raise a secret maximum; a retried request_id has one effect */
+  set_max_bid: { payload: SetMaxBid; ack: SetMaxBidAck | ErrorAck };
+  /** Buy at the buy-now price before a bid meets the reserve */
+  buy_now: { payload: BuyNow; ack: BuyNowAck | ErrorAck };
   /** The payments awaiting the caller */
   my_payments: { payload: MyPayments; ack: MyPaymentsAck | ErrorAck };
 }
