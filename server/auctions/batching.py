@@ -30,6 +30,10 @@ RunBatch = Callable[[int, Sequence[Item]], Awaitable[list[Answer]]]
 
 #: Bids taken into one transaction at most; the rest wait for the next one.
 MAX_BATCH = 200
+#: Batches (of different lots) in flight at once on this process: below the database
+#: pool (10 + 10 overflow), so busy lots wait here, where their bids keep joining the
+#: next batch, rather than for a pool connection, which times out as `unavailable`.
+MAX_CONCURRENT_BATCHES = 8
 
 
 @dataclass(slots=True)
@@ -41,9 +45,16 @@ class _LotQueue(Generic[Item]):
 class LotBatcher(Generic[Item]):
     """Per-lot queues of bids; one drain task per lot while it has work."""
 
-    def __init__(self, run_batch: RunBatch[Item], *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        run_batch: RunBatch[Item],
+        *,
+        max_batch: int = MAX_BATCH,
+        max_concurrent: int = MAX_CONCURRENT_BATCHES,
+    ) -> None:
         self._run_batch = run_batch
         self._max_batch = max_batch
+        self._slots = asyncio.Semaphore(max_concurrent)
         self._lots: dict[int, _LotQueue[Item]] = {}
         #: Sizes of the batches run so far (tests and metrics read it).
         self.observe_batch: Callable[[int], None] = lambda size: None
@@ -67,9 +78,11 @@ class LotBatcher(Generic[Item]):
     async def _drain(self, lot_id: int, queue: _LotQueue[Item]) -> None:
         try:
             while queue.waiting:
-                batch = queue.waiting[: self._max_batch]
-                del queue.waiting[: self._max_batch]
-                await self._run_one(lot_id, batch)
+                async with self._slots:
+                    # Taken once a slot is free: what arrived meanwhile joins this batch.
+                    batch = queue.waiting[: self._max_batch]
+                    del queue.waiting[: self._max_batch]
+                    await self._run_one(lot_id, batch)
         finally:
             # Cancelled (the server is stopping): nobody will answer the rest.
             for _, future in queue.waiting:
