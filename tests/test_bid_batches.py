@@ -300,3 +300,28 @@ async def _until_blocked(db: Any, statement: str) -> None:
                 return
         await asyncio.sleep(0.01)
     raise AssertionError("no server statement ever waited on the lock")
+
+
+async def test_two_batches_sharing_new_bidders_in_opposite_order_both_commit(server, db):
+    """New users are inserted in one order in every batch: no deadlock between two lots."""
+    first = await create_lot(server, starting_price=100, bid_increment=10)
+    second = await create_lot(server, starting_price=100, bid_increment=10)
+    # Names the users table has never seen: each batch must insert both.
+    zed, amy = await server.socket("zed-new"), await server.socket("amy-new")
+    seller = await server.socket("sam", role="seller")
+    async with lot_locked(db, first["id"]), lot_locked(db, second["id"]):
+        openers = [
+            asyncio.create_task(seller.call("place_bid", bid(lot["id"], 10**6)))
+            for lot in (first, second)
+        ]
+        await until(lambda: batches_run(server) >= 2)
+        calls = []
+        for lot, order in ((first, (zed, amy)), (second, (amy, zed))):
+            for n, client in enumerate(order):
+                calls.append(
+                    asyncio.create_task(client.call("place_bid", bid(lot["id"], 100 + 10 * n)))
+                )
+                await until(lambda lot=lot, n=n: server.context.bid_batcher.waiting(lot["id"]) > n)
+    await asyncio.gather(*openers)
+    acks = await asyncio.gather(*calls)
+    assert all(a["ok"] for a in acks), acks
