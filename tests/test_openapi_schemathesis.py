@@ -15,8 +15,9 @@ real app with a valid token of the role the operation is for.
 Two kinds of rule cannot be said by a static schema, and the document says so
 (`x-also-checked` on NewLot): times against the clock (`ends_at` in the
 future, at most 90 days after the start) and one field against another
-(`reserve_price` at least `starting_price`). For valid lots, `fit_the_clock`
-moves the generated times and reserve into range; the result still fits the
+(`reserve_price` at least `starting_price`, `buy_now_price` at least both).
+For valid lots, `fit_the_clock` moves the generated times into range and puts
+the generated prices in that order; the result still fits the
 schema, so it is still a valid request, and schemathesis re-checks that.
 Webhook bodies are signed with the webhook secret, as Stripe would, unless the
 case is about a missing signature; a body holding a NUL character anywhere in
@@ -117,15 +118,20 @@ def exercise(schema: Any, base_url: str, token: Callable[[str, str], str]) -> li
     return failures
 
 
+PRICES_IN_ORDER = ("starting_price", "reserve_price", "buy_now_price")
+
+
 def fit_the_clock(body: dict[str, Any]) -> None:
-    """A valid lot's times and reserve, moved into what the clock and the start allow."""
+    """A valid lot's times and prices, moved into what the clock and each other allow."""
     now = datetime.now(UTC)
     body["ends_at"] = (now + timedelta(hours=1)).isoformat()
     if body.get("starts_at") is not None:
         body["starts_at"] = (now + timedelta(minutes=1)).isoformat()
-    reserve = body.get("reserve_price")
-    if reserve is not None and reserve < body["starting_price"]:
-        body["reserve_price"], body["starting_price"] = body["starting_price"], reserve
+    # starting_price <= reserve_price <= buy_now_price: the same values, in that order
+    # (each currency branch gives the three prices the same limits).
+    names = [name for name in PRICES_IN_ORDER if body.get(name) is not None]
+    for name, value in zip(names, sorted(body[name] for name in names), strict=True):
+        body[name] = value
 
 
 def breaks_the_token(case: Any) -> bool:
