@@ -115,7 +115,11 @@ async def _watch(job: dict[str, Any], conn: Connection) -> dict[str, Any]:
 
         async def join(client: socketio.AsyncClient) -> None:
             async with gate:
-                ack = await client.call("join_lot", {"lot_id": lot_id}, timeout=30)
+                for attempt in range(6):  # a busy server says `unavailable`: retry, as apps do
+                    ack = await client.call("join_lot", {"lot_id": lot_id}, timeout=30)
+                    if ack["ok"] or ack["error"]["code"] != "unavailable":
+                        break
+                    await asyncio.sleep(0.5 * 2**attempt)
                 assert ack["ok"], ack
 
         await asyncio.gather(*(join(c) for c in clients))
