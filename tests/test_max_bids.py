@@ -105,6 +105,15 @@ async def test_a_maximum_exactly_one_increment_above_wins_at_it(server, db):
     assert len(alice.events["outbid"]) == 1
 
 
+async def test_a_maximum_less_than_one_increment_above_wins_at_itself(server, db):
+    lot_id = await hundred_lot(server)
+    alice, bob = await server.socket("alice"), await server.socket("bob")
+    assert (await alice.call("place_bid", with_max(lot_id, 1000, 5000)))["ok"]
+    ack = await bob.call("place_bid", with_max(lot_id, 2000, 5050))
+    assert ack["ok"] and ack["leading"]
+    assert ack["lot"]["current_bid"] == 5050  # capped at the higher maximum
+
+
 async def test_the_higher_maximum_wins_at_the_lower_plus_one_increment(server, db):
     lot_id = await hundred_lot(server)
     alice, bob = await server.socket("alice"), await server.socket("bob")

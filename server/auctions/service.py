@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from server.auctions.batching import LotBatcher
 from server.auctions.bids import QueuedBid, place_batch
@@ -26,7 +26,7 @@ from server.auctions.lifecycle import (
     record,
     utcnow,
 )
-from server.auctions.models import Bid, Lot, LotStatus
+from server.auctions.models import Bid, Lot, LotStatus, MaxBid
 from server.contract.lots import NewLot
 from server.core.auth import Identity
 from server.core.context import AppContext
@@ -238,6 +238,45 @@ async def list_bids(context: AppContext, lot_id: int, *, limit: int) -> list[dic
             )
         ).all()
         return [_bid_view(bid, bidder_alias(context, lot_id, bid.bidder_id)) for bid in bids]
+
+
+#: Lots `GET /api/me/bids` lists at most, latest first.
+MY_BIDS_LIMIT = 200
+
+
+async def my_bids(context: AppContext, user: Identity) -> list[dict[str, Any]]:
+    """The lots `user` bid on or left a maximum on: their maximum, highest bid, lead."""
+    highest = (
+        select(Bid.lot_id, func.max(Bid.amount).label("highest"))
+        .where(Bid.bidder_id == user.sub)
+        .group_by(Bid.lot_id)
+        .subquery()
+    )
+    maxima = (
+        select(MaxBid.lot_id, func.max(MaxBid.max_amount).label("maximum"))
+        .where(MaxBid.bidder_id == user.sub)
+        .group_by(MaxBid.lot_id)
+        .subquery()
+    )
+    query = (
+        select(Lot, highest.c.highest, maxima.c.maximum)
+        .outerjoin(highest, highest.c.lot_id == Lot.id)
+        .outerjoin(maxima, maxima.c.lot_id == Lot.id)
+        .where(or_(highest.c.highest.is_not(None), maxima.c.maximum.is_not(None)))
+        .order_by(Lot.id.desc())
+        .limit(MY_BIDS_LIMIT)
+    )
+    async with context.db.unit_of_work() as uow:
+        rows = (await uow.session.execute(query)).all()
+        return [
+            {
+                "lot": lot_view(context, lot),
+                "max_amount": maximum,
+                "your_highest_bid": highest_bid,
+                "leading": lot.high_bidder_id == user.sub,
+            }
+            for lot, highest_bid, maximum in rows
+        ]
 
 
 async def list_lots(

@@ -47,6 +47,11 @@ async def list_bids(request: web.Request) -> web.Response:
     return json_response({"items": items})
 
 
+async def my_bids(request: web.Request) -> web.Response:
+    user = require_identity(request)
+    return json_response({"items": await service.my_bids(context_of(request), user)})
+
+
 async def close_lot(request: web.Request) -> web.Response:
     actor = require_identity(request, *MANAGERS)
     lot_id = path_id(request.match_info["lot_id"])
@@ -66,5 +71,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/lots", list_lots)
     app.router.add_get("/api/lots/{lot_id}", get_lot)
     app.router.add_get("/api/lots/{lot_id}/bids", list_bids)
+    app.router.add_get("/api/me/bids", my_bids)
     app.router.add_post("/api/lots/{lot_id}/close", close_lot)
     app.router.add_post("/api/lots/{lot_id}/cancel", cancel_lot)

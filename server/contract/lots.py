@@ -163,6 +163,23 @@ class BidList(Resource):
     items: Annotated[list[Bid], Field(description="Newest first")]
 
 
+class MyBid(Resource):
+    """One lot the caller bid on or left a maximum on. Only the caller sees this."""
+
+    lot: Lot
+    max_amount: Annotated[
+        int | None, Field(description="Your maximum (secret), null if you left none. " + MONEY)
+    ]
+    your_highest_bid: Annotated[
+        int | None, Field(description="Your highest visible bid, null if none. " + MONEY)
+    ]
+    leading: Annotated[bool, Field(description="Whether you hold the highest bid")]
+
+
+class MyBidList(Resource):
+    items: Annotated[list[MyBid], Field(description="Latest lots first, at most 200")]
+
+
 def new_lot_schema(schema: dict[str, Any], *, premium_bps: int) -> dict[str, Any]:
     """`NewLot` with the price rules of each currency, one `oneOf` branch per kind of currency.
 

@@ -125,6 +125,15 @@ OPERATIONS: tuple[Operation, ...] = (
         query=lots.BidsQuery,
     ),
     Operation(
+        "get",
+        "/api/me/bids",
+        "The lots the caller bid on, with their maximum (secret: only they see it) "
+        "and whether they lead",
+        lots.MyBidList,
+        errors=(401,),
+        auth=True,
+    ),
+    Operation(
         "post",
         "/api/lots/{lot_id}/close",
         "Close now: the hammer falls (admin, the lot's seller)",
