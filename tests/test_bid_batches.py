@@ -325,3 +325,33 @@ async def test_two_batches_sharing_new_bidders_in_opposite_order_both_commit(ser
     await asyncio.gather(*openers)
     acks = await asyncio.gather(*calls)
     assert all(a["ok"] for a in acks), acks
+
+
+async def test_maxima_in_one_batch_are_resolved_each_against_the_one_before(server, db):
+    """Proxy resolution is the per-bid step of a batch: a maximum met inside the same
+    batch answers at once, exactly as it would across transactions."""
+    lot = await create_lot(server, starting_price=1000, bid_increment=100)
+    lot_id = lot["id"]
+    alice, bob, carol = [await server.socket(name) for name in ("alice", "bob", "carol")]
+    acks = await one_batch(
+        server,
+        db,
+        lot_id,
+        [
+            (alice, {**bid(lot_id, 1000), "max_amount": 5000}),
+            (bob, bid(lot_id, 2000)),
+            (carol, {**bid(lot_id, 3000), "max_amount": 6000}),
+        ],
+    )
+    assert [ack["leading"] for ack in acks] == [True, False, True]
+    assert [row[1:] for row in await history(db, lot_id)] == [
+        ("alice", 1000),
+        ("bob", 2000),
+        ("alice", 2100),
+        ("carol", 3000),
+        ("alice", 5000),
+        ("carol", 5100),
+    ]
+    async with db.sessions() as session:
+        final = await session.get(Lot, lot_id)
+        assert (final.current_bid, final.high_bidder_id, final.leader_max) == (5100, "carol", 6000)

@@ -215,3 +215,28 @@ async def test_anti_sniping_extends_once_per_triggering_bid(start_server, db):
     assert len(watcher.events["lot_extended"]) == 2
     seqs = [e["seq"] for name in ("bid_placed", "lot_extended") for e in watcher.events[name]]
     assert sorted(seqs) == list(range(min(seqs), min(seqs) + len(seqs)))
+
+
+async def test_the_winner_pays_the_price_and_the_runner_up_is_offered_their_highest_bid(
+    start_server, db
+):
+    """eBay's rule: each bidder's commitment is their highest visible bid. The winner's
+    maximum is never charged; the runner-up, whose maximum lost, is offered at it."""
+    server = await start_server(payment_window_seconds=2)
+    lot_id = await hundred_lot(server)
+    alice, bob = await server.socket("alice"), await server.socket("bob")
+    watcher = await server.socket(None)
+    await watcher.call("join_lot", {"lot_id": lot_id})
+    assert (await bob.call("place_bid", with_max(lot_id, 1000, 4000)))["ok"]
+    assert (await alice.call("place_bid", with_max(lot_id, 2000, 9000)))["ok"]
+    assert (await lot_row(db, lot_id)).current_bid == 4100
+    await server.request("POST", f"/api/lots/{lot_id}/close", as_user="sam", role="seller")
+    first = await alice.wait_for("payment_required", lambda e: e["lot_id"] == lot_id, timeout=10)
+    assert first["breakdown"]["hammer"] == 4100  # the price, not alice's maximum of 9000
+    # alice lets the window lapse: bob is offered the lot at his own highest bid, 4000
+    offered = await bob.wait_for("payment_required", lambda e: e["lot_id"] == lot_id, timeout=15)
+    assert offered["breakdown"]["hammer"] == 4000
+    status = await watcher.wait_for(
+        "lot_status", lambda e: e["reason"] == "offered_to_next_bidder", timeout=10
+    )
+    assert status["hammer_price"] == 4000
