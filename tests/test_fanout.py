@@ -68,6 +68,8 @@ def bid_event(lot_id: int, seq: int, bidder: str = "Bidder 1") -> dict[str, Any]
         "ends_at": "2030-01-01T00:00:00+00:00",
         "min_next_bid": 1001 + seq,
         "created_at": "2029-12-31T23:59:00.123456+00:00",
+        "auto": False,
+        "reserve_met": True,
     }
 
 
