@@ -9,7 +9,7 @@ from sqlalchemy import select
 from server.auctions import buy_now as buying
 from server.auctions import service
 from server.auctions.models import Lot
-from server.contract.base import parse
+from server.contract.base import parse, parser
 from server.contract.events import BuyNow, JoinLot, LeaveLot, PlaceBid, SetMaxBid
 from server.core.auth import Identity
 from server.core.context import AppContext
@@ -17,6 +17,9 @@ from server.core.errors import AppError
 from server.core.logging import bind
 from server.realtime.hub import lot_room
 from server.realtime.namespace import Caller
+
+#: Every bid goes through this: bound once (see `parser`).
+parse_place_bid = parser(PlaceBid)
 
 
 async def join_lot(context: AppContext, caller: Caller, payload: Any) -> dict[str, Any]:
@@ -41,7 +44,7 @@ async def place_bid(context: AppContext, caller: Caller, payload: Any) -> dict[s
     metrics = context.metrics
     try:
         identity = caller.require_user()
-        bid = parse(PlaceBid, payload)
+        bid = parse_place_bid(payload)
         request = service.BidRequest(
             lot_id=bid.lot_id,
             amount=bid.amount,

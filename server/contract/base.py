@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -176,6 +176,26 @@ def parse(model: type[M], data: Any, **context: Any) -> M:
         if problems:
             raise refusal(problems)
     return parsed
+
+
+def parser(model: type[M]) -> Callable[[Any], M]:
+    """`parse` bound to one model without cross-field rules: the bid path's form.
+
+    The same checks and errors as `parse(model, data)`, without its per-call lookups
+    (measured: about 0.4 us of a place_bid payload's 1.3 us).
+    """
+    assert not _has_rules(model), f"{model.__name__} has rules: use parse()"
+    validate = model.__pydantic_validator__.validate_python
+
+    def parse_one(data: Any) -> M:
+        if not isinstance(data, dict):
+            raise ValidationError("The payload must be a JSON object")
+        try:
+            return validate(data)  # type: ignore[no-any-return]
+        except pydantic.ValidationError as exc:
+            raise validation_error(exc.errors(include_url=False)) from None
+
+    return parse_one
 
 
 @functools.cache
