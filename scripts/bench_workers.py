@@ -52,19 +52,25 @@ async def _bids(job: dict[str, Any]) -> dict[str, Any]:
     index: int = job["index"]
     rate: float = job["rate"]
     duration: float = job["duration"]
+    max_spread: int = job.get("max_spread", 0)
     latencies: list[float] = []
     codes: dict[str, int] = {}
     tasks: set[asyncio.Task[None]] = set()
 
     async def one(client: socketio.AsyncClient, lot_id: int) -> None:
         amount = 1000 + int((time.time() - t0) * 20_000) * workers + index
+        payload: dict[str, Any] = {
+            "lot_id": lot_id,
+            "amount": amount,
+            "request_id": uuid.uuid4().hex,
+        }
+        if max_spread:
+            # A proxy war: each bid leaves a maximum a little above it, so later bids
+            # meet standing maxima and the house answers with automatic bids.
+            payload["max_amount"] = amount + random.randint(1, max_spread)
         started = time.perf_counter()
         try:
-            ack = await client.call(
-                "place_bid",
-                {"lot_id": lot_id, "amount": amount, "request_id": uuid.uuid4().hex},
-                timeout=30,
-            )
+            ack = await client.call("place_bid", payload, timeout=30)
         except Exception:
             codes["timeout"] = codes.get("timeout", 0) + 1
             return
