@@ -326,12 +326,34 @@ export class AuctionClient {
    * id, up to `bidAttempts` times in all: the server places it at most once.
    * Returns the ack; on success its `lot` is offered as a snapshot.
    */
-  async placeBid({ lotId, amount, requestId = newRequestId() }) {
+  async placeBid({ lotId, amount, maxAmount, requestId = newRequestId() }) {
     const payload = { lot_id: lotId, amount, request_id: requestId };
+    if (maxAmount !== undefined && maxAmount !== null) payload.max_amount = maxAmount;
+    return this.retried("place_bid", payload);
+  }
+
+  /**
+   * Leave or raise a secret maximum: the house bids for you up to it. Retried like
+   * `placeBid` (same request id, one effect). The ack has `max_amount` and `leading`.
+   */
+  async setMaxBid({ lotId, maxAmount, requestId = newRequestId() }) {
+    return this.retried("set_max_bid", {
+      lot_id: lotId,
+      max_amount: maxAmount,
+      request_id: requestId,
+    });
+  }
+
+  /** Buy the lot at its `buy_now_price` (while offered). Retried like `placeBid`. */
+  async buyNow({ lotId, requestId = newRequestId() }) {
+    return this.retried("buy_now", { lot_id: lotId, request_id: requestId });
+  }
+
+  async retried(event, payload) {
     let ack = failure("unavailable", "Not connected to the auction; reconnecting…");
     for (let attempt = 1; attempt <= this.options.bidAttempts; attempt += 1) {
       if (attempt > 1) await sleep(this.options.bidRetryDelayMs * 2 ** (attempt - 2));
-      ack = await this.call("place_bid", payload);
+      ack = await this.call(event, payload);
       if (ack.ok || ack.error.code !== "unavailable") break;
     }
     if (ack.ok) this.offerSnapshot(ack.lot);

@@ -49,6 +49,28 @@ describe("AuctionClient against a real server", { skip }, () => {
     assert.equal((bids.items ?? bids).length, 1);
   });
 
+  test("a maximum bids for its bidder, and buy-now closes a lot", async () => {
+    const { lot } = await createLot();
+    const alice = await connected(someone("amy"));
+    const bob = await connected(someone("ben"));
+    const left = await alice.placeBid({ lotId: lot.id, amount: 1000, maxAmount: 5000 });
+    assert.equal(left.ok, true, JSON.stringify(left));
+    assert.equal(left.max_amount, 5000);
+    const answered = await bob.placeBid({ lotId: lot.id, amount: 2000 });
+    assert.equal(answered.ok, true, JSON.stringify(answered));
+    assert.equal(answered.leading, false);
+    assert.equal(answered.lot.current_bid, 2100);
+    const raised = await bob.setMaxBid({ lotId: lot.id, maxAmount: 9000 });
+    assert.equal(raised.ok, true, JSON.stringify(raised));
+    assert.equal(raised.leading, true);
+    assert.equal(raised.lot.current_bid, 5100);
+    const { lot: priced } = await createLot({ buy_now_price: 3000 });
+    const bought = await alice.buyNow({ lotId: priced.id });
+    assert.equal(bought.ok, true, JSON.stringify(bought));
+    assert.equal(bought.lot.status, "PENDING_PAYMENT");
+    assert.equal(bought.lot.hammer_price, 3000);
+  });
+
   test("a bid whose answer is lost with the connection is retried and counts once", async () => {
     const { lot } = await createLot();
     const bidder = await connected(someone("carol"), { bidAttempts: 8, bidRetryDelayMs: 150 });

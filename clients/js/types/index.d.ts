@@ -67,6 +67,15 @@ export declare class AuctionClient {
   joinedLots(): number[];
   seqOf(lotId: number): number | null;
   offerSnapshot(lot: Lot): boolean;
-  placeBid(bid: { lotId: number; amount: number; requestId?: string }): Promise<PlaceBidAck | ErrorAck>;
+  placeBid(bid: {
+    lotId: number;
+    amount: number;
+    maxAmount?: number | null;
+    requestId?: string;
+  }): Promise<PlaceBidAck | ErrorAck>;
+  setMaxBid(bid: { lotId: number; maxAmount: number; requestId?: string }): Promise<
+    ClientEvents["set_max_bid"]["ack"]
+  >;
+  buyNow(order: { lotId: number; requestId?: string }): Promise<ClientEvents["buy_now"]["ack"]>;
   myPayments(): Promise<MyPaymentsAck | ErrorAck>;
 }
