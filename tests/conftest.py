@@ -127,6 +127,17 @@ class RunningServer(ServerHandle):
     def context(self) -> AppContext:
         return self.app[CONTEXT]
 
+    async def stop_jobs(self) -> None:
+        """No scheduled job starts from now on, and none is still running: the test drives them.
+
+        Removing a job (`Scheduler.cancel`) is not enough: a run already under way (the
+        sweeps and the outbox start 0.2 s after start-up, then every 0.25 s) goes on and
+        takes the rows the test arranges next.
+        """
+        scheduler = self.context.scheduler
+        assert scheduler is not None
+        assert await scheduler.drain(within=30) == 0, "a scheduled job did not finish"
+
 
 StartServer = Callable[..., Awaitable[RunningServer]]
 

@@ -96,6 +96,11 @@ async def test_every_refusal_has_its_code_and_changes_nothing(
             await conn.execute(
                 text("INSERT INTO users (id, role, strikes) VALUES ('alice', 'bidder', 2)")
             )
+    if arrange == "ended":
+        # The lot is made overdue but still OPEN: the window between its end and the
+        # close sweep, where the bid itself must refuse it. The sweep (every 0.25 s
+        # here) would close it between the two snapshots, so no job runs from now on.
+        await server.stop_jobs()
     if arrange in ("pending", "ended", "unsold"):
         status = {"pending": "PENDING_PAYMENT", "ended": "OPEN", "unsold": "UNSOLD"}[arrange]
         async with db.engine.begin() as conn:

@@ -278,7 +278,7 @@ async def test_two_server_instances_never_deliver_a_message_twice(start_server, 
 async def test_concurrent_passes_claim_disjoint_messages(start_server, db, smtp):
     sink = smtp(delay=0.01)
     server = await start_server(smtp_url=sink.url)
-    server.context.scheduler.cancel("outbox")  # this test drives the passes itself
+    await server.stop_jobs()  # this test drives the passes itself
     subjects = [f"message {n:02d}" for n in range(30)]
     await enqueue(db, *subjects)
 
@@ -330,7 +330,7 @@ async def test_a_stale_claim_cannot_record_an_outcome(db):
 
 
 async def test_messages_a_pass_has_no_time_left_for_are_handed_back_untried(server, db):
-    server.context.scheduler.cancel("outbox")
+    await server.stop_jobs()
     await enqueue(db, "first", "second")
     async with db.unit_of_work() as uow:
         batch = await repository.claim_due(uow.session, limit=5, lease_seconds=60)
@@ -429,7 +429,7 @@ def test_a_malformed_smtp_url_stops_start_up_naming_the_variable():
 
 async def test_a_pass_marks_its_deliveries_sent_in_one_statement(server, db):
     """One UPDATE for the batch: every row carries the same statement timestamp."""
-    server.context.scheduler.cancel("outbox")
+    await server.stop_jobs()
     ids = await enqueue(db, *(f"batch {n}" for n in range(6)))
     tried = await deliver_due_emails(server.context, batch_size=10)
     assert tried == 6
