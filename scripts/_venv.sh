@@ -61,18 +61,3 @@ if [ "$want" != "$have" ]; then
   # uv.lock may have been updated just now: stamp what is installed.
   echo "$(cat pyproject.toml uv.lock | sha256sum | cut -d' ' -f1)-$EXTRAS-${CI:+ci}" > "$VENV/.installed"
 fi
-
-# Node.js packages of the repository (package-lock.json): the JS client's tests use
-# them. The demo page does not (its Socket.IO bundle is package data). `npm ci` runs
-# when node_modules is missing or the lock changed; without npm those tests say so.
-if [ -f package-lock.json ] && command -v npm >/dev/null 2>&1; then
-  want_npm="$(sha256sum package-lock.json | cut -d' ' -f1)"
-  if [ "$want_npm" != "$(cat node_modules/.installed 2>/dev/null || true)" ]; then
-    echo "installing the repository's Node.js packages (npm ci)"
-    if npm ci --omit=dev --no-audit --no-fund --loglevel=error; then
-      echo "$want_npm" > node_modules/.installed
-    else
-      echo "warning: npm ci failed; the JS client's tests will say they are skipped" >&2
-    fi
-  fi
-fi
