@@ -109,6 +109,7 @@ async def test_concurrent_refunds_are_reserved_one_at_a_time(server, db, localst
         {"amount": True},
         {"reason": 5},
         {"reason": "x" * 501},
+        {"reason": " \t "},
     ],
 )
 async def test_a_malformed_refund_is_refused_and_changes_nothing(server, db, localstripe, body):
@@ -117,6 +118,19 @@ async def test_a_malformed_refund_is_refused_and_changes_nothing(server, db, loc
     assert (status, answer["error"]["code"]) == (400, "validation_error")
     payment, refunds = await _payment(db, info["payment_id"])
     assert (payment.status, payment.refunded_amount, refunds) == ("SUCCEEDED", 0, [])
+
+
+async def test_a_null_reason_is_no_reason_and_a_reason_is_kept_trimmed(server, db, localstripe):
+    # JSON null is what many clients send for "no reason"; it once reached str.strip (a 500).
+    _lot, info, _ = await sold_lot(server, localstripe.url, amount=3000)
+    status, body = await _refund(server, info["payment_id"], {"amount": 1000, "reason": None})
+    assert status == 201, body
+    assert body["refund"]["reason"] is None
+    status, body = await _refund(server, info["payment_id"], {"amount": 500, "reason": " torn \n"})
+    assert status == 201, body
+    assert body["refund"]["reason"] == "torn"
+    _payment_row, refunds = await _payment(db, info["payment_id"])
+    assert [(r.amount, r.reason) for r in refunds] == [(1000, None), (500, "torn")]
 
 
 async def test_three_decimal_currencies_refund_in_tens(server, db, localstripe):
