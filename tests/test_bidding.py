@@ -167,12 +167,13 @@ async def test_malformed_bids_get_error_acks(server, db, payload):
     assert alice.sio.connected
 
 
-async def test_a_malformed_bid_is_refused_naming_every_bad_field(server, db):
+@pytest.mark.parametrize("blank", ["", " \t"])
+async def test_a_malformed_bid_is_refused_naming_every_bad_field(server, db, blank):
     lot = await create_lot(server, starting_price=100)
     before = await _snapshot(db)
     alice = await server.socket("alice")
     ack = await alice.call(
-        "place_bid", {"lot_id": str(lot["id"]), "amount": 1.5, "request_id": " ", "max": 9}
+        "place_bid", {"lot_id": str(lot["id"]), "amount": 1.5, "request_id": blank, "max": 9}
     )
     assert ack["error"]["code"] == "validation_error"
     assert ack["error"]["fields"] == {

@@ -253,6 +253,8 @@ def _message(error: ErrorDetails) -> str:
     if kind == "string_too_long":
         return f"must be at most {ctx['max_length']} characters"
     if kind == "string_too_short":
+        if ctx["min_length"] == 1:
+            return "must not be empty"  # not "at least 1 characters": "" and " " read alike
         return f"must be at least {ctx['min_length']} characters"
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern"))
