@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from server.core.system_pg import EmbeddedPostgresUnavailable, SystemPostgres, find_binaries
+from server.core.system_pg import (
+    EmbeddedPostgresUnavailable,
+    SystemPostgres,
+    find_binaries,
+    process_alive,
+)
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +136,13 @@ def stop_orphaned(data_dir: Path, *, patience: float = 15.0) -> bool:
         pid = int((pgdata / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return False
-    if not _alive(pid) or _live_users(pgdata):
+    if not process_alive(pid) or _live_users(pgdata):
         return False
     os.kill(pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown
     deadline = time.monotonic() + patience
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    return not _alive(pid)
+    return not process_alive(pid)
 
 
 def _live_users(pgdata: Path) -> list[int]:
@@ -148,7 +153,7 @@ def _live_users(pgdata: Path) -> list[int]:
         return []
     if not isinstance(pids, list):
         return []
-    return [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+    return [pid for pid in pids if isinstance(pid, int) and process_alive(pid)]
 
 
 def _forget_dead_users(pgdata: Path) -> None:
@@ -160,13 +165,3 @@ def _forget_dead_users(pgdata: Path) -> None:
     handles = pgdata / ".handle_pids.json"
     if handles.exists():
         handles.write_text(json.dumps(_live_users(pgdata)))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

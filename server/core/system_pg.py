@@ -231,14 +231,15 @@ def _update_users(pgdata: Path, *, add: int | None = None, remove: int | None = 
         pids = [p for p in json.loads(path.read_text()) if isinstance(p, int)]
     except (OSError, ValueError, TypeError):
         pids = []
-    pids = [p for p in pids if p != remove and _alive(p)]
+    pids = [p for p in pids if p != remove and process_alive(p)]
     if add is not None and add not in pids:
         pids.append(add)
     path.write_text(json.dumps(pids))
     return pids
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one owned by another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
