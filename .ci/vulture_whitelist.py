@@ -43,24 +43,10 @@ cancellation_reason
 # a convenience the tests and operators' scripts use.
 stripe_webhook_secret
 
-# server/auctions/batching.py: the default batch observer's parameter (a no-op lambda).
-size
-
 # server/realtime/redis_link.py overrides python-socketio's AsyncRedisManager
 # hooks, which socketio calls by name.
 _publish
 _redis_listen_with_retries
-
-# Called from server/contract/lots.py (NewLot.problems), a path vulture excludes.
-lot_price_problems
-
-# server/core/logthrottle.py: LogThrottle.ended, added by `hostile` (issue 18) while
-# this was written and not yet called: use it or remove it there.
-ended
-
-# server/payments/gateway.py: StripeRejected.stripe_code, added by `faults` (issue 18),
-# not yet read anywhere: use it or remove it there.
-stripe_code
 
 # server/workers.py: a signal handler's parameter; the signal module passes it.
 signum

@@ -58,10 +58,6 @@ class StripeRejected(AppError):
     status = 502
     default_message = "The payment provider refused the request"
 
-    @property
-    def stripe_code(self) -> str:
-        return str(self.details.get("stripe_code") or "stripe_error")
-
 
 def classify(error: stripe.StripeError, what: str) -> StripeUnavailable | StripeRejected:
     """Our error for one of Stripe's: transient or permanent, as documented on each class."""
