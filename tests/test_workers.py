@@ -64,9 +64,38 @@ async def two_workers(
     group = ProcessGroup(contract_env, tmp_path, make_token)
     try:
         [server] = await group.start(1, REDIS_URL=redis, WORKERS="2", METRICS_TOKEN=METRICS_TOKEN)
+        await every_worker_answers(server, 2)
         yield server
     finally:
         await group.stop_all()
+
+
+async def every_worker_answers(server: ServerProcess, workers: int, timeout: float = 30) -> None:
+    """Wait until `workers` distinct processes have served a request on the shared port.
+
+    `/readyz` answers as soon as the first worker listens; until the others bind,
+    the kernel hands every connection to that one. The access log names the pid
+    that served each request, so fresh connections show when all are listening.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        for _ in range(8):
+            connector = aiohttp.TCPConnector(force_close=True)
+            async with (
+                aiohttp.ClientSession(connector=connector) as http,
+                http.get(server.url + "/healthz") as response,
+            ):
+                assert response.status == 200
+        pids = {
+            entry.get("pid")
+            for entry in server.log_entries()
+            if entry.get("path") == "/healthz" and entry.get("status") == 200
+        }
+        if len(pids) >= workers:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"only {len(pids)} of {workers} workers answered: {pids}")
+        await asyncio.sleep(0.2)
 
 
 def workers_of(server: ServerProcess) -> list[int]:
