@@ -23,7 +23,11 @@ from server.core.embedded_pg import EmbeddedPostgres
 from server.core.migrations import upgrade
 from tests.support.factories import bid, create_lot
 
-pgserver = pytest.importorskip("pgserver", reason="the embedded PostgreSQL (pgserver) is needed")
+pgserver = pytest.importorskip(
+    "pgserver",
+    reason="pgserver is not installed (no Python 3.13 build); this test restarts a pgserver "
+    "PostgreSQL of its own with pgserver's pg_ctl, never the shared server",
+)
 
 
 def _restart(embedded: EmbeddedPostgres) -> None:
