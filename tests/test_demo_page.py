@@ -143,3 +143,30 @@ def test_the_page_loads_stripe_js_from_stripe_js_url_not_the_servers_api_base(se
     policy = content_security_policy(compose)
     assert "script-src 'self' http://localhost:8420;" in policy
     assert "localstripe" not in policy
+
+
+@pytest.mark.parametrize(
+    ("path", "shell"),
+    [
+        ("/", "index.html"),
+        ("/lots/7", "lot.html"),
+        ("/account", "account.html"),
+        ("/seller", "seller.html"),
+        ("/admin", "admin.html"),
+    ],
+)
+async def test_every_page_serves_its_shell_with_the_page_policy(server, path, shell):
+    async with server.http.get(server.url + path) as response:
+        assert response.status == 200, path
+        assert response.content_type == "text/html"
+        body = await response.text()
+        assert response.headers["Cache-Control"] == "no-cache"
+        assert "form-action 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert body == (STATIC_DIR / shell).read_text()
+
+
+async def test_a_lot_page_needs_an_id_that_can_name_a_lot(server):
+    for path in ("/lots/abc", "/lots/0", "/lots/99999999999999999999", "/lots/"):
+        status, body = await server.request("GET", path)
+        assert (status, body["error"]["code"]) == (404, "not_found"), path

@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from server.contract.query import path_id
 from server.core.context import context_of
 from server.core.errors import NotFound
+from server.core.http import Handler
 from server.settings import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -69,13 +71,31 @@ def content_security_policy(settings: Settings) -> str:
     )
 
 
-async def index(request: web.Request) -> web.FileResponse:
-    headers = {
-        **NO_CACHE,
-        "Content-Security-Policy": content_security_policy(context_of(request).settings),
-        "Referrer-Policy": "no-referrer",
-    }
-    return web.FileResponse(STATIC_DIR / "index.html", headers=headers)
+#: The product's pages: each path serves one static shell from `server/static`,
+#: which loads its own modules and speaks only the public REST and Socket.IO API.
+PAGES: dict[str, str] = {
+    "/": "index.html",
+    "/lots/{lot_id}": "lot.html",
+    "/account": "account.html",
+    "/seller": "seller.html",
+    "/admin": "admin.html",
+}
+
+
+def page_handler(shell: str) -> Handler:
+    """Serve `shell` with the page headers; a lot page needs an id that can name a lot."""
+
+    async def page(request: web.Request) -> web.FileResponse:
+        if "lot_id" in request.match_info:
+            path_id(request.match_info["lot_id"])
+        headers = {
+            **NO_CACHE,
+            "Content-Security-Policy": content_security_policy(context_of(request).settings),
+            "Referrer-Policy": "no-referrer",
+        }
+        return web.FileResponse(STATIC_DIR / shell, headers=headers)
+
+    return page
 
 
 def static_file(root: Path, relative: str) -> Path:
@@ -108,6 +128,7 @@ async def vendor(request: web.Request) -> web.FileResponse:
 
 
 def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/", index)
+    for path, shell in PAGES.items():
+        app.router.add_get(path, page_handler(shell))
     app.router.add_get("/static/{path:.+}", static)
     app.router.add_get("/vendor/{name}", vendor)
