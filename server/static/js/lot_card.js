@@ -124,7 +124,7 @@ export function renderLotCard(card, { joined, signedIn, connected, hasMyPayment 
   if (!open) delete card.root.dataset.outbid;
   card.leader.textContent = leaderText(card, hasMyPayment);
   card.reserve.textContent = lot.has_reserve && !lot.reserve_met && open ? "Reserve not met yet." : "";
-  card.join.textContent = joined ? "Leave" : "Join to bid";
+  card.join.textContent = joined ? "Leave" : "Join";
   card.join.setAttribute("aria-pressed", joined ? "true" : "false");
   card.join.setAttribute("aria-label", `${joined ? "Leave" : "Join"} ${lot.title}`);
   card.join.hidden = !open && !joined;

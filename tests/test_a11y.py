@@ -1,0 +1,55 @@
+"""axe-core on every page the server serves, in Chromium, at desktop and phone width.
+
+Each test opens a page in the state a person would see it in (lots with bids, a
+signed-in user, a form with an error showing) and fails on any serious or critical
+axe violation (tests/support/a11y.py). Lesser findings are printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, async_playwright, expect
+
+from tests.support.a11y import assert_accessible
+from tests.support.browser import CHROMIUM, DESKTOP, LAUNCH_ARGS, PHONE, BidderPage
+from tests.support.factories import bid, create_lot
+
+if not CHROMIUM.exists():
+    pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=15_000)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+async def _tab(browser: Browser, url: str, viewport: dict[str, int]) -> BidderPage:
+    context = await browser.new_context(viewport=viewport, locale="en-US", timezone_id="UTC")
+    return await BidderPage.open(context, url, "a11y")
+
+
+async def test_the_catalogue_has_no_serious_accessibility_problems(browser, start_server):
+    server = await start_server(dev_mode=True)
+    lot = await create_lot(server, title="Walnut writing slope", starting_price=5000)
+    await create_lot(server, title="Pair of pewter candlesticks", currency="jpy")
+    bob = await server.socket("bob")
+    assert (await bob.call("place_bid", bid(lot["id"], 5000)))["ok"]
+    for viewport, width in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        tab = await _tab(browser, server.url, viewport)
+        try:
+            await expect(tab.page.get_by_text("Walnut writing slope").first).to_be_visible()
+            await assert_accessible(tab.page, f"the catalogue, guest, {width}")
+            await tab.page.get_by_role("button", name="Sign in as Alice").click()
+            await expect(tab.page.get_by_text("Alice").first).to_be_visible()
+            await assert_accessible(tab.page, f"the catalogue, signed in, {width}")
+            assert tab.problems == []
+        finally:
+            await tab.context.close()
