@@ -277,18 +277,3 @@ async def my_bids(context: AppContext, user: Identity) -> list[dict[str, Any]]:
             }
             for lot, highest_bid, maximum in rows
         ]
-
-
-async def list_lots(
-    context: AppContext, *, status: str | None, limit: int, before_id: int | None
-) -> tuple[list[dict[str, Any]], int | None]:
-    query = select(Lot).order_by(Lot.id.desc()).limit(limit + 1)
-    if status is not None:
-        query = query.where(Lot.status == status)
-    if before_id is not None:
-        query = query.where(Lot.id < before_id)
-    async with context.db.unit_of_work() as uow:
-        lots = (await uow.session.scalars(query)).all()
-        items = [lot_view(context, lot) for lot in lots[:limit]]
-    next_id = lots[limit - 1].id if len(lots) > limit else None
-    return items, next_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.auctions import service
+from server.auctions import catalogue, service
 from server.contract.base import parse
 from server.contract.lots import BidsQuery, LotsQuery, NewLot
 from server.contract.query import parse_query, path_id
@@ -24,14 +24,20 @@ async def create_lot(request: web.Request) -> web.Response:
 
 
 async def list_lots(request: web.Request) -> web.Response:
+    """The catalogue: every status unless narrowed, filtered, searched and paged."""
     query = parse_query(LotsQuery, request.query)
-    items, next_id = await service.list_lots(
-        context_of(request),
+    where = catalogue.LotFilter(
         status=query.status,
-        limit=query.limit,
-        before_id=decode_cursor(query.cursor),
+        view=query.view,
+        q=query.q,
+        seller_id=query.seller_id,
+        closing_within=query.closing_within,
+        sort=query.sort,
     )
-    cursor = encode_cursor(next_id) if next_id is not None else None
+    items, next_cursor = await catalogue.list_lots(
+        context_of(request), where, limit=query.limit, cursor=decode_cursor(query.cursor)
+    )
+    cursor = encode_cursor(next_cursor) if next_cursor is not None else None
     return json_response({"items": items, "next_cursor": cursor})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -97,8 +97,33 @@ class NewLot(Contract):
                 yield "buy_now_price", f"'buy_now_price' {problem.message}"
 
 
+#: The catalogue's tabs: which lots a visitor is looking at.
+CatalogueView = Literal["open", "upcoming", "closing_soon", "results"]
+LotSort = Literal["newest", "ending"]
+
+
 class LotsQuery(Query):
     status: LotStatus | None = None
+    view: Annotated[
+        CatalogueView | None,
+        Field(
+            description="open: OPEN; upcoming: SCHEDULED; closing_soon: OPEN and ending within "
+            "`closing_within` seconds; results: closed (PENDING_PAYMENT, SOLD, UNSOLD). "
+            "Omitted: every status"
+        ),
+    ] = None
+    q: Annotated[
+        str | None,
+        Field(min_length=1, max_length=200, description="Case-insensitive part of the title"),
+        NO_NUL,
+    ] = None
+    seller_id: Annotated[str | None, Field(min_length=1, max_length=255), NO_NUL] = None
+    closing_within: Annotated[
+        int, Field(ge=1, le=int(MAX_LOT_DURATION.total_seconds()), description="Seconds")
+    ] = 3600
+    sort: Annotated[
+        LotSort, Field(description="newest: newest first; ending: soonest end first")
+    ] = "newest"
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     cursor: Cursor | None = None
 
