@@ -75,6 +75,7 @@ async def test_the_config_points_the_page_at_the_stripe_stand_in(server, localst
     assert "jpy" in config["currencies"]["zero_decimal"]
     assert "kwd" in config["currencies"]["three_decimal"]
     assert config["dev_mode"] is False and config["demo_users"] == []
+    assert config["desk_users"] == []
 
 
 def test_without_a_stand_in_the_page_uses_stripe_js_and_stripe_origins(settings):
@@ -85,6 +86,10 @@ def test_without_a_stand_in_the_page_uses_stripe_js_and_stripe_origins(settings)
     assert config["stripe"]["js_url"] == REAL_STRIPE_JS == "https://js.stripe.com/v3/"
     assert config["stripe"]["stand_in"] is False and config["stripe"]["api_base"] is None
     assert [user["sub"] for user in config["demo_users"]] == ["alice", "bob", "carol"]
+    assert [(user["sub"], user["role"]) for user in config["desk_users"]] == [
+        ("sam", "seller"),
+        ("root", "admin"),
+    ]
     policy = content_security_policy(real)
     assert "script-src 'self' https://js.stripe.com;" in policy
     assert "connect-src 'self' https://api.stripe.com;" in policy

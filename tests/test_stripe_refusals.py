@@ -246,6 +246,9 @@ async def test_an_admin_releases_a_stuck_payment_without_a_strike(
     )
     assert status == 200, record
     assert (record["status"], record["end_reason"]) == ("CANCELED", "released_by_admin")
+    # The refused creation is settled: the payment leaves the admins' attention list.
+    assert record["attention"] is None
+    assert payment.id not in [p["id"] for p in await _flagged(server)]
     assert await _strikes(db, "alice") == 0
     offer = await bob.wait_for("payment_required", timeout=10)
     assert offer["lot_id"] == lot["id"] and offer["offer_number"] == 2

@@ -67,3 +67,7 @@ class DemoConfig(Resource):
     stripe: StripeConfig
     currencies: CurrencyDigits
     demo_users: Annotated[list[DevUser], Field(description="Empty unless in dev mode")]
+    desk_users: Annotated[
+        list[DevUser],
+        Field(description="The demo seller and admin for the desks; empty unless in dev mode"),
+    ]

@@ -225,7 +225,9 @@ async def release_payment(
         if payment.stripe_lease_until is not None and payment.stripe_lease_until > now:
             raise conflict("payment_busy", "The payment is being settled with Stripe; try again")
         if payment.stripe_payment_intent_id is None:
-            # CREATING: nothing to cancel (a creation in flight discards its intent).
+            # CREATING: nothing to cancel (a creation in flight discards its intent), and a
+            # refused creation is settled by the release: it no longer needs an admin.
+            backoff.clear_attention(payment, backoff.ATTENTION_CODES["create"])
             await end_payment(
                 uow, context, payment, status=PaymentStatus.CANCELED, reason=reason, strike=False
             )

@@ -43,12 +43,19 @@ def demo_config(settings: Settings) -> dict[str, Any]:
             "three_decimal": sorted(THREE_DECIMAL),
         },
         "demo_users": [],
+        "desk_users": [],
     }
     if settings.dev_mode:
         config["demo_users"] = [
             {"sub": sub, "role": role, "name": name}
             for sub, role, name in DEMO_USERS
             if role == "bidder"
+        ]
+        # The seller and admin desks offer their own demo users.
+        config["desk_users"] = [
+            {"sub": sub, "role": role, "name": name}
+            for sub, role, name in DEMO_USERS
+            if role != "bidder"
         ]
     return config
 
