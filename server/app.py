@@ -18,6 +18,7 @@ from socketio import AsyncServer
 
 from server import auctions, notifications, payments
 from server import web as demo_page
+from server.cards import views as card_views
 from server.contract import asyncapi, openapi
 from server.core import health, metrics_endpoint
 from server.core.access_log import access_log_middleware
@@ -105,6 +106,7 @@ def create_app(
     auctions.setup_routes(app)
     payments.setup_routes(app)
     user_views.setup_routes(app)
+    card_views.setup_routes(app)
     notifications.setup_routes(app)
     demo_page.setup_routes(app)
 

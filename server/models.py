@@ -1,6 +1,7 @@
 """Every table, imported in one place so that Alembic and tests see the whole schema."""
 
 from server.auctions.models import Bid, Lot, LotEvent, LotStatus, MaxBid
+from server.cards.models import Card
 from server.core.db import Base
 from server.notifications.models import OutboxMessage
 from server.payments.models import Payment, PaymentAttempt, PaymentStatus, Refund, StripeEvent
@@ -9,6 +10,7 @@ from server.users.models import User
 __all__ = [
     "Base",
     "Bid",
+    "Card",
     "Lot",
     "LotEvent",
     "LotStatus",

@@ -72,6 +72,10 @@ class Settings:
     anti_sniping_extension_seconds: int = 60
     expiry_policy: ExpiryPolicy = "next_bidder"
     nonpayment_strikes: int = 2
+    #: Bids (and buy-now) need a usable default card on file (SPEC section 14).
+    require_card_to_bid: bool = False
+    #: At close, a winner with a default card is charged off-session first.
+    auto_charge: bool = True
     smtp_url: str | None = None
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
@@ -157,6 +161,8 @@ class Settings:
             ),
             expiry_policy=reader.choice("EXPIRY_POLICY", "next_bidder", ("next_bidder", "unsold")),  # type: ignore[arg-type]
             nonpayment_strikes=reader.integer("NONPAYMENT_STRIKES", 2, minimum=1),
+            require_card_to_bid=reader.boolean("REQUIRE_CARD_TO_BID", False),
+            auto_charge=reader.boolean("AUTO_CHARGE", True),
             smtp_url=reader.url("SMTP_URL", schemes=("smtp", "smtps")),
             cors_origins=reader.origins("CORS_ORIGINS"),
             log_level=reader.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
@@ -279,6 +285,17 @@ class _Reader:
         if maximum is not None and value > maximum:
             raise SettingsError(f"{name} must be at most {maximum}, got {value}")
         return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        value = raw.lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
     def number(self, name: str) -> float | None:
         raw = self.optional(name)

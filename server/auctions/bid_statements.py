@@ -7,7 +7,9 @@ them prepared per connection. The tables are `server.auctions.models`,
 
 1. `LOCK_LOT` reads the whole lot row `FOR UPDATE`, through Core (no ORM load).
 2. `BID_CHECKS` reads, after the lock, each bid's earlier use of its request_id
-   (a retry racing its original sees the original) and its bidder's strikes.
+   (a retry racing its original sees the original) and its bidder's strikes;
+   `BID_CHECKS_WITH_CARD` (REQUIRE_CARD_TO_BID) also each bidder's default
+   card's expiry, from the same round trip (one index lookup per bidder).
 3. `WRITE_BATCH` inserts the accepted bids in arrival order (so their ids
    increase with their amounts), moves the lot to the last one, records the
    anti-sniping extensions (and buy-now's withdrawal) in the lot's history, records the
@@ -34,6 +36,21 @@ BID_CHECKS: TextClause = text(
     LEFT JOIN users u ON u.id = r.bidder_id
     LEFT JOIN bids b ON b.bidder_id = r.bidder_id AND b.request_id = r.request_id
     LEFT JOIN max_bids m ON m.bidder_id = r.bidder_id AND m.request_id = r.request_id
+    ORDER BY r.n
+    """
+)
+
+BID_CHECKS_WITH_CARD: TextClause = text(
+    """
+    SELECT r.n, u.strikes, b.id, b.lot_id, b.amount, b.created_at, b.auto,
+           m.lot_id AS max_lot_id, m.amount AS max_standing, m.max_amount,
+           c.exp_month AS card_exp_month, c.exp_year AS card_exp_year
+    FROM unnest(CAST(:bidder_ids AS varchar[]), CAST(:request_ids AS varchar[]))
+         WITH ORDINALITY AS r(bidder_id, request_id, n)
+    LEFT JOIN users u ON u.id = r.bidder_id
+    LEFT JOIN bids b ON b.bidder_id = r.bidder_id AND b.request_id = r.request_id
+    LEFT JOIN max_bids m ON m.bidder_id = r.bidder_id AND m.request_id = r.request_id
+    LEFT JOIN cards c ON c.user_id = r.bidder_id AND c.is_default
     ORDER BY r.n
     """
 )

@@ -26,11 +26,17 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from server.auctions.batching import Answer
-from server.auctions.bid_statements import BID_CHECKS, LOCK_LOT, WRITE_BATCH
+from server.auctions.bid_statements import (
+    BID_CHECKS,
+    BID_CHECKS_WITH_CARD,
+    LOCK_LOT,
+    WRITE_BATCH,
+)
 from server.auctions.bidding import BidPolicy, LotFigures, Placed, apply_bid
 from server.auctions.emails import outbid_email_params
 from server.auctions.lifecycle import bidder_alias, lot_state, lot_view, utcnow
 from server.auctions.models import Lot, LotStatus
+from server.cards.rules import card_required, usable_at
 from server.core.auth import Identity
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
@@ -93,9 +99,10 @@ async def _place_batch(
             return [NotFound("Lot not found") for _ in queued]
         # A transient Lot, never added to the session: it carries the lot's face for views.
         lot = Lot(**row)
+        need_card = settings.require_card_to_bid
         checks: Sequence[Row[Any]] = (
             await conn.execute(
-                BID_CHECKS,
+                BID_CHECKS_WITH_CARD if need_card else BID_CHECKS,
                 {
                     "bidder_ids": [bid.bidder.sub for bid in queued],
                     "request_ids": [bid.request_id for bid in queued],
@@ -135,6 +142,11 @@ async def _place_batch(
             )
             if not isinstance(outcome, Placed):
                 answers.append(outcome)
+                continue
+            ends_at = outcome.after.state.ends_at
+            if need_card and not usable_at(check.card_exp_month, check.card_exp_year, ends_at):
+                # `apply_bid` is pure: dropping its outcome leaves the lot as it was.
+                answers.append(card_required(ends_at))
                 continue
             figures = outcome.after
             _move(lot, figures)

@@ -27,6 +27,8 @@ from server.auctions.lifecycle import (
     utcnow,
 )
 from server.auctions.models import Bid, Lot, LotStatus
+from server.cards.models import Card
+from server.cards.rules import card_required, usable_at
 from server.core.auth import Identity
 from server.core.context import AppContext
 from server.core.errors import NotFound, conflict
@@ -78,6 +80,16 @@ async def _buy_now(
         )
         if refusal is not None:
             raise refusal
+        if context.settings.require_card_to_bid:
+            card = (
+                await session.execute(
+                    select(Card.exp_month, Card.exp_year).where(
+                        Card.user_id == buyer.sub, Card.is_default
+                    )
+                )
+            ).first()
+            if card is None or not usable_at(card.exp_month, card.exp_year, utcnow()):
+                raise card_required()
         price = lot.buy_now_price
         assert price is not None
         previous_leader, previous_amount = lot.high_bidder_id, lot.current_bid

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from server.contract import lots, payments, users
+from server.contract import cards, lots, payments, users
 from server.contract.base import NO_NUL_PATTERN
 from server.contract.common import Error, Health, Readiness
 from server.contract.query import Query
@@ -41,6 +41,7 @@ PATH_PARAMETERS: dict[str, Schema] = {
     "lot_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
     "payment_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
     "sub": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": NO_NUL_PATTERN},
+    "card_id": {"type": "string", "pattern": "^pm_[A-Za-z0-9_]{1,250}$"},
 }
 
 
@@ -296,6 +297,52 @@ OPERATIONS: tuple[Operation, ...] = (
         " 409 `not_suspended` otherwise",
         users.User,
         errors=(*_auth("admin"), 404, 409),
+        auth=True,
+    ),
+    Operation(
+        "post",
+        "/api/me/cards/setup",
+        "A SetupIntent (usage off_session) to save a card with Stripe.js `confirmCardSetup`;"
+        " the caller's Stripe Customer is created on first use",
+        cards.CardSetup,
+        errors=(401, 503),
+        auth=True,
+    ),
+    Operation(
+        "post",
+        "/api/me/cards",
+        "Store the card a confirmed SetupIntent of the caller saved (the page's re-fetch on"
+        " return; the webhook does the same). A new card becomes the default."
+        " 404 for another user's setup, 409 `setup_incomplete` before it is confirmed",
+        cards.SavedCard,
+        ok=201,
+        errors=(400, 401, 404, 409, 413, 503),
+        auth=True,
+        body=cards.SaveCard,
+    ),
+    Operation(
+        "get",
+        "/api/me/cards",
+        "The caller's cards on file",
+        cards.CardList,
+        errors=(401,),
+        auth=True,
+    ),
+    Operation(
+        "delete",
+        "/api/me/cards/{card_id}",
+        "Detach the card at Stripe and forget it; the newest other card becomes the default",
+        None,
+        ok=204,
+        errors=(401, 404, 503),
+        auth=True,
+    ),
+    Operation(
+        "post",
+        "/api/me/cards/{card_id}/default",
+        "Make this card the one charged at the hammer",
+        cards.SavedCard,
+        errors=(401, 404),
         auth=True,
     ),
     Operation(

@@ -59,6 +59,23 @@ class StripeRejected(AppError):
     default_message = "The payment provider refused the request"
 
 
+class CardRefused(StripeRejected):
+    """An off-session charge the bank would not take without the buyer (a 402 card error).
+
+    Stripe answers `authentication_required` (3-D Secure wanted) or a decline
+    (`card_declined`, `expired_card`, ...). The PaymentIntent exists and stays
+    payable on-session: `intent` is it, as Stripe returned it with the error.
+    """
+
+    code = "card_refused"
+    status = 402
+
+    def __init__(self, message: str, *, stripe_code: str, intent: dict[str, Any] | None) -> None:
+        super().__init__(message, details={"stripe_code": stripe_code})
+        self.stripe_code = stripe_code
+        self.intent = intent
+
+
 def classify(error: stripe.StripeError, what: str) -> StripeUnavailable | StripeRejected:
     """Our error for one of Stripe's: transient or permanent, as documented on each class."""
     status = error.http_status or 0
@@ -106,6 +123,8 @@ class StripeGateway:
                 return await coro
         except TimeoutError:
             raise StripeUnavailable(f"Stripe timed out during {what}") from None
+        except stripe.CardError as exc:
+            raise _card_refused(exc, what) from None
         except stripe.StripeError as exc:
             raise classify(exc, what) from None
 
@@ -117,7 +136,13 @@ class StripeGateway:
         metadata: dict[str, str],
         idempotency_key: str,
         background: bool = False,
+        off_session: tuple[str, str] | None = None,
     ) -> Any:
+        """A PaymentIntent; with `off_session=(customer, payment_method)`, confirmed at once.
+
+        Off-session, a card the bank refuses without the buyer raises `CardRefused`
+        carrying the intent, which stays payable on-session.
+        """
         params: dict[str, Any] = {
             "amount": amount,
             "currency": currency,
@@ -125,6 +150,10 @@ class StripeGateway:
             "payment_method_types": ["card"],
             "capture_method": "automatic",
         }
+        if off_session is not None:
+            params["customer"], params["payment_method"] = off_session
+            params["off_session"] = True
+            params["confirm"] = True
         return await self._call(
             "PaymentIntent creation",
             self.client.v1.payment_intents.create_async(
@@ -179,3 +208,72 @@ class StripeGateway:
             ),
             background=background,
         )
+
+    # --- customers and saved cards ---------------------------------------------------------
+
+    async def create_customer(
+        self, *, user_id: str, email: str | None, name: str | None, idempotency_key: str
+    ) -> Any:
+        params: dict[str, Any] = {"metadata": {"user_id": user_id}}
+        if email:
+            params["email"] = email
+        if name:
+            params["name"] = name
+        return await self._call(
+            "Customer creation",
+            self.client.v1.customers.create_async(
+                params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+
+    async def create_setup_intent(
+        self, *, customer: str, user_id: str, idempotency_key: str
+    ) -> Any:
+        """A SetupIntent that saves a card for charges made without the buyer (off-session)."""
+        return await self._call(
+            "SetupIntent creation",
+            self.client.v1.setup_intents.create_async(
+                {  # type: ignore[arg-type]
+                    "customer": customer,
+                    "usage": "off_session",
+                    "payment_method_types": ["card"],
+                    "metadata": {"user_id": user_id},
+                },
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+
+    async def retrieve_setup_intent(self, setup_intent_id: str) -> Any:
+        return await self._call(
+            "SetupIntent retrieval", self.client.v1.setup_intents.retrieve_async(setup_intent_id)
+        )
+
+    async def retrieve_payment_method(
+        self, payment_method_id: str, *, background: bool = False
+    ) -> Any:
+        return await self._call(
+            "PaymentMethod retrieval",
+            self.client.v1.payment_methods.retrieve_async(payment_method_id),
+            background=background,
+        )
+
+    async def detach_payment_method(self, payment_method_id: str) -> Any:
+        return await self._call(
+            "PaymentMethod detachment",
+            self.client.v1.payment_methods.detach_async(payment_method_id),
+        )
+
+
+def _card_refused(error: stripe.CardError, what: str) -> CardRefused:
+    """Our `CardRefused` for a 402, with the intent Stripe returned alongside the error."""
+    body: dict[str, Any] = error.json_body if isinstance(error.json_body, dict) else {}
+    found = body.get("error")
+    detail: dict[str, Any] = found if isinstance(found, dict) else {}
+    intent = detail.get("payment_intent")
+    code = detail.get("code") or getattr(error, "code", None) or "card_declined"
+    return CardRefused(
+        f"Stripe refused {what}: {error.user_message or code}",
+        stripe_code=str(code),
+        intent=intent if isinstance(intent, dict) else None,
+    )

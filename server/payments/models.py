@@ -119,6 +119,13 @@ class Payment(TimestampMixin, Base):
     paid_at: Mapped[datetime | None]
     card_brand: Mapped[str | None] = mapped_column(String(32))
     card_last4: Mapped[str | None] = mapped_column(String(4))
+    #: The card on file charged off-session at the close (AUTO_CHARGE), and its Customer:
+    #: chosen once, before Stripe is asked, so a retry repeats the very same request.
+    auto_charge_method: Mapped[str | None] = mapped_column(String(255))
+    auto_charge_customer: Mapped[str | None] = mapped_column(String(255))
+    #: Why the off-session charge handed over to the buyer (`payment_required.reason`):
+    #: `authentication_required` or `card_declined`; null while it has not.
+    auto_charge_reason: Mapped[str | None] = mapped_column(String(32))
 
 
 class PaymentAttempt(Base):

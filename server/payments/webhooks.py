@@ -25,6 +25,7 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from server.cards import webhooks as card_webhooks
 from server.contract.base import parse
 from server.contract.payments import StripeEvent as StripeEventEnvelope
 from server.core import safejson
@@ -99,6 +100,7 @@ async def receive(request: web.Request) -> web.Response:
         raise ValidationError(message) from None
     with bind(stripe_event_id=event["id"]):
         await _expand_card(context, event)
+        await card_webhooks.prepare_event(context, event)
         outcome = await apply_event(context, event)
     context.metrics.webhook_events.labels(type=event["type"], outcome=outcome).inc()
     return json_response({"received": True, "outcome": outcome})
@@ -298,4 +300,5 @@ HANDLERS: dict[str, EventHandler] = {
     "payment_intent.canceled": on_canceled,
     "charge.refunded": refunds.on_charge_refunded,
     "charge.dispute.created": refunds.on_dispute_created,
+    **card_webhooks.HANDLERS,
 }

@@ -27,3 +27,5 @@ class User(TimestampMixin, Base):
     # Expired payment windows that count against the user (SPEC 8: NONPAYMENT_STRIKES).
     strikes: Mapped[int] = mapped_column(default=0, server_default="0")
     suspension_lifted_at: Mapped[datetime | None]
+    #: The user's Stripe Customer (`cus_...`), created when they first save a card.
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)

@@ -109,3 +109,55 @@ async def deliver(
         "Stripe-Signature": header if header is not None else sign(payload, secret),
     }
     return await server.request("POST", "/api/payments/webhook", data=payload, headers=headers)
+
+
+CARD_OFF_SESSION_3DS = "4000002500003155"
+
+
+async def confirm_setup(
+    standin_url: str,
+    setup: dict[str, Any],
+    number: str = CARD_OK,
+    *,
+    exp_month: int = 12,
+    exp_year: int = 2034,
+) -> tuple[int, dict[str, Any]]:
+    """What Stripe.js `confirmCardSetup` does in the browser: card data to Stripe, not to us."""
+    setup_id = setup["client_secret"].split("_secret_")[0]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{standin_url}/v1/setup_intents/{setup_id}/confirm",
+            data=json.dumps(
+                {
+                    "key": setup["publishable_key"],
+                    "use_stripe_sdk": True,
+                    "client_secret": setup["client_secret"],
+                    "payment_method_data": {
+                        "type": "card",
+                        "card": {
+                            "number": number,
+                            "exp_month": exp_month,
+                            "exp_year": exp_year,
+                            "cvc": "123",
+                        },
+                    },
+                }
+            ),
+        ) as response,
+    ):
+        return response.status, await response.json()
+
+
+async def stand_in(standin_url: str, method: str, path: str, **data: Any) -> dict[str, Any]:
+    """Act on the stand-in as Stripe's dashboard would (secret key)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method,
+            f"{standin_url}{path}",
+            data=data or None,
+            headers={"Authorization": "Bearer sk_test_tests"},
+        ) as response,
+    ):
+        return await response.json()
