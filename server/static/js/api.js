@@ -11,8 +11,14 @@ export class ApiError extends Error {
 }
 
 let token = null;
+let unauthorized = () => {};
 export function useToken(value) {
   token = value;
+}
+
+/** Called with the server's message when it refuses the token (expired or revoked). */
+export function onUnauthorized(handler) {
+  unauthorized = handler;
 }
 
 export async function api(method, path, body) {
@@ -34,6 +40,7 @@ export async function api(method, path, body) {
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const error = (data && data.error) || {};
+    if (response.status === 401 && token) unauthorized(error.message || "Your sign-in is no longer valid");
     throw new ApiError(
       response.status,
       error.code || "internal",

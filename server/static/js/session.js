@@ -1,11 +1,18 @@
-// Who is bidding: a demo user (dev mode), a pasted token, or a guest who only watches.
+// Who is using the page: a demo user (dev mode), a pasted token, or a guest who only watches.
+//
+// The sign-in lives in localStorage, so every tab of this browser shares it: a second tab
+// starts signed in, and signing out (or in) in one tab does so in all of them. A token that
+// expires, or that the server refuses, never signs the user out silently: the page says so
+// and offers to sign in again.
 import { api } from "./api.js";
 import { h, uniqueId } from "./dom.js";
 
 const SESSION_KEY = "auction.session";
+/** Warn this long before the token runs out. */
+const EXPIRY_WARNING_MS = 5 * 60_000;
 
 /** The claims of a JWT, for display only: the server is what checks it. */
-function claimsOf(token) {
+export function claimsOf(token) {
   try {
     const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
     return JSON.parse(atob(payload));
@@ -14,36 +21,81 @@ function claimsOf(token) {
   }
 }
 
+function readSaved() {
+  try {
+    return JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
 export class Session {
-  constructor({ root, config, onChange }) {
+  constructor({ root, config, onChange, verb = "Bidding" }) {
     this.root = root;
     this.config = config;
     this.onChange = onChange;
+    this.verb = verb;
     this.user = null;
     this.token = null;
     this.message = "";
+    this.expiryTimer = null;
+    // Another tab signed in or out: follow it.
+    window.addEventListener("storage", (event) => {
+      if (event.key !== SESSION_KEY) return;
+      const saved = readSaved();
+      if ((saved && saved.token) === this.token) return;
+      if (saved && saved.token) this.apply(saved.user, saved.token, "");
+      else this.apply(null, null, this.user ? "You signed out in another tab." : "");
+    });
+  }
+
+  get signedIn() {
+    return Boolean(this.user);
   }
 
   restore() {
-    let saved = null;
-    try {
-      saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
-    } catch {
-      saved = null;
-    }
+    const saved = readSaved();
     const claims = saved && claimsOf(saved.token);
-    if (claims && claims.exp * 1000 > Date.now()) this.set(saved.user, saved.token);
-    else this.set(null, null);
+    if (claims && claims.exp * 1000 > Date.now()) {
+      this.set(saved.user, saved.token);
+    } else if (saved && saved.user) {
+      const name = saved.user.name || saved.user.sub;
+      this.set(null, null, `Your sign-in as ${name} expired. Sign in again to bid.`);
+    } else {
+      this.set(null, null);
+    }
   }
 
   set(user, token, message = "") {
+    if (token) localStorage.setItem(SESSION_KEY, JSON.stringify({ user, token }));
+    else localStorage.removeItem(SESSION_KEY);
+    this.apply(user, token, message);
+  }
+
+  apply(user, token, message) {
     this.user = user;
     this.token = token;
     this.message = message;
-    if (token) sessionStorage.setItem(SESSION_KEY, JSON.stringify({ user, token }));
-    else sessionStorage.removeItem(SESSION_KEY);
+    this.watchExpiry();
     this.render();
     this.onChange(user, token);
+  }
+
+  /** Say so before the token runs out, and when it has. */
+  watchExpiry() {
+    clearTimeout(this.expiryTimer);
+    const claims = this.token && claimsOf(this.token);
+    if (!claims || typeof claims.exp !== "number") return;
+    const left = claims.exp * 1000 - Date.now();
+    if (left <= 0) {
+      this.expired("Your sign-in expired. Sign in again to bid.");
+    } else if (left > EXPIRY_WARNING_MS) {
+      this.expiryTimer = setTimeout(() => this.watchExpiry(), Math.min(left - EXPIRY_WARNING_MS, 2 ** 31 - 1));
+    } else {
+      this.warning = "Your sign-in expires in a few minutes. Sign in again to keep bidding.";
+      this.render();
+      this.expiryTimer = setTimeout(() => this.watchExpiry(), left + 100);
+    }
   }
 
   async signInAs(sub) {
@@ -69,7 +121,14 @@ export class Session {
 
   /** The server refused the token (expired, or signed with another secret). */
   refused(message) {
-    this.set(null, null, `Signed out: ${message}`);
+    this.expired(`Signed out: ${message}`);
+  }
+
+  /** The sign-in ended: say so where the user looks, and keep who it was for signing in again. */
+  expired(message) {
+    if (!this.token) return;
+    this.warning = "";
+    this.set(null, null, message);
   }
 
   render() {
@@ -79,7 +138,7 @@ export class Session {
         h(
           "p",
           { class: "who" },
-          "Bidding as ",
+          `${this.verb} as `,
           h("strong", { text: this.user.name || this.user.sub }),
           ` (${this.user.sub}) `,
           h("button", {
@@ -90,12 +149,13 @@ export class Session {
           }),
         ),
       );
+      if (this.warning) this.root.append(h("p", { class: "warning", role: "status", text: this.warning }));
       return;
     }
     this.root.append(h("p", { class: "who", text: "Watching as a guest. Sign in to bid." }));
+    if (this.message) this.root.append(h("p", { class: "error", role: "alert", text: this.message }));
     if (this.config.dev_mode) this.renderDemoUsers();
     else this.renderTokenForm();
-    if (this.message) this.root.append(h("p", { class: "error", role: "alert", text: this.message }));
   }
 
   renderDemoUsers() {
