@@ -125,3 +125,55 @@ class BidderPage:
             if request.url.startswith(origin)
         ]
         return "\n".join([*parts, *self.socket_frames])
+
+
+@dataclass
+class LotTab:
+    """A bidder's tab on one lot page (`/lots/{id}`)."""
+
+    tab: BidderPage
+
+    @property
+    def page(self) -> Page:
+        return self.tab.page
+
+    @property
+    def message(self) -> Locator:
+        return self.page.locator("#lot-message")
+
+    @property
+    def price(self) -> Locator:
+        return self.page.locator("#lot-price")
+
+    async def bid(self, amount: str) -> None:
+        await self.page.get_by_label(re.compile(r"^Your bid")).fill(amount)
+        await self.page.get_by_role("button", name="Place bid").click()
+
+    async def set_max(self, amount: str) -> None:
+        await self.page.get_by_label(re.compile(r"^Your maximum bid")).fill(amount)
+        await self.page.get_by_role("button", name="Set maximum").click()
+
+
+async def open_lot(tab: BidderPage, base_url: str, lot_id: int) -> LotTab:
+    """Open the lot page in `tab` and wait until it shows the lot."""
+    await tab.page.goto(f"{base_url}/lots/{lot_id}")
+    await tab.page.locator("#lot-badge:not(:empty)").wait_for()
+    return LotTab(tab)
+
+
+async def no_horizontal_overflow(page: Page) -> list[str]:
+    """Elements wider than the viewport, or sticking out of it (a phone must not scroll sideways)."""
+    return await page.evaluate(
+        """() => {
+            const width = document.documentElement.clientWidth;
+            const out = [];
+            if (document.documentElement.scrollWidth > width) out.push(`page ${document.documentElement.scrollWidth}px > ${width}px`);
+            for (const el of document.querySelectorAll('body *')) {
+                const box = el.getBoundingClientRect();
+                if (box.width === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+                if (el.closest('.visually-hidden, .skip')) continue;
+                if (box.right > width + 1 || box.left < -1) out.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className}: ${Math.round(box.left)}..${Math.round(box.right)}`);
+            }
+            return out;
+        }"""
+    )

@@ -1,4 +1,5 @@
 // One payment panel: breakdown, countdown, attempts, card entry. No state of its own.
+// Every message of a panel goes to one place (`say`): a new one replaces the one before.
 import { createCardEntry } from "./card.js";
 import { countdown, h, uniqueId } from "./dom.js";
 import { formatMoney } from "./money.js";
@@ -7,17 +8,21 @@ export function attemptsText(left) {
   return left === 1 ? "1 attempt left" : `${left} attempts left`;
 }
 
-/** A payment panel's DOM; `onPay` and `onAuthenticate` get the panel. */
-export function buildPaymentPanel(info, { stripeConfig, onPay, onAuthenticate }) {
+/** Show `text` in the panel's one message line; kind: progress, error or done. */
+export function say(panel, text, kind = "progress") {
+  panel.message.textContent = text;
+  panel.message.dataset.kind = kind;
+  panel.message.setAttribute("role", kind === "error" ? "alert" : "status");
+}
+
+/** The panel's DOM; `onPay`, `onAuthenticate` and `onDecline` get the panel. */
+export function buildPaymentPanel(info, { stripeConfig, onPay, onAuthenticate, onDecline }) {
   const headingId = uniqueId("pay-heading");
   const panel = { info: { ...info }, phase: "form", serial: 0, serverFailureFor: -1 };
   panel.maxAttempts = info.attempt + info.attempts_left - 1;
   panel.title = `lot ${info.lot_id}`;
   panel.heading = h("h3", { id: headingId, tabindex: "-1" });
-  panel.lede = h("p", {
-    class: "lede",
-    text: "You won this lot. Pay before the time runs out to complete the purchase.",
-  });
+  panel.lede = h("p", { class: "lede" });
   panel.hammer = h("dd");
   panel.premium = h("dd");
   panel.total = h("dd", { class: "total" });
@@ -48,9 +53,20 @@ export function buildPaymentPanel(info, { stripeConfig, onPay, onAuthenticate })
     h("p", { text: "Your bank asks you to confirm this payment (3-D Secure)." }),
     panel.authButton,
   );
-  panel.status = h("p", { class: "pay-status", role: "status" });
-  panel.error = h("p", { class: "error", role: "alert" });
-  panel.done = h("p", { class: "done", role: "status" });
+  panel.declineButton = h("button", {
+    type: "button",
+    class: "secondary",
+    text: "Decline this offer",
+    onclick: () => onDecline(panel),
+  });
+  panel.decline = h(
+    "div",
+    { class: "decline" },
+    h("p", { class: "hint", text: "Declining costs you nothing: no strike is recorded." }),
+    panel.declineButton,
+  );
+  panel.message = h("p", { class: "message", role: "status" });
+  panel.receipt = h("p", { class: "receipt-line" });
   panel.root = h(
     "article",
     { class: "payment", "aria-labelledby": headingId, "data-payment-id": info.payment_id },
@@ -67,11 +83,30 @@ export function buildPaymentPanel(info, { stripeConfig, onPay, onAuthenticate })
     panel.attempts,
     panel.form,
     panel.action,
-    panel.status,
-    panel.error,
-    panel.done,
+    panel.message,
+    panel.receipt,
+    panel.decline,
   );
   return panel;
+}
+
+/** A second-chance offer: the first winner did not pay, and the lot is offered to this bidder. */
+export function isSecondChance(info) {
+  return (info.offer_number || 1) > 1;
+}
+
+function ledeText(info) {
+  const hammer = formatMoney(info.breakdown.hammer, info.currency);
+  if (isSecondChance(info)) {
+    return (
+      `The winning bidder did not pay, so this lot is offered to you at your own highest bid of ` +
+      `${hammer}. You may buy it, or decline the offer at no cost.`
+    );
+  }
+  return (
+    "You won this lot. Pay before the time runs out to complete the purchase; " +
+    "a win left unpaid counts as a strike."
+  );
 }
 
 /** Show `panel.info` and `panel.phase`: form, confirming, action, waiting or ended. */
@@ -79,10 +114,13 @@ export function renderPaymentPanel(panel) {
   const { info, phase } = panel;
   const money = (amount) => formatMoney(amount, info.currency);
   panel.root.dataset.phase = phase;
+  const offer = isSecondChance(info) ? "Second-chance offer: " : "";
   if (info.status === "SUCCEEDED") panel.heading.textContent = `You bought ${panel.title}`;
   else if (phase === "ended") panel.heading.textContent = `No longer due: ${panel.title}`;
-  else panel.heading.textContent = `Pay for ${panel.title}`;
+  else panel.heading.textContent = `${offer}Pay for ${panel.title}`;
   panel.root.dataset.status = info.status;
+  panel.root.dataset.offer = isSecondChance(info) ? "second-chance" : "first";
+  panel.lede.textContent = ledeText(info);
   panel.hammer.textContent = money(info.breakdown.hammer);
   panel.premium.textContent = money(info.breakdown.premium);
   panel.total.textContent = money(info.breakdown.total);
@@ -98,5 +136,7 @@ export function renderPaymentPanel(panel) {
   panel.payButton.disabled = phase !== "form";
   panel.entry.setDisabled(phase !== "form");
   panel.action.hidden = phase !== "action";
-  if (ended) panel.status.textContent = "";
+  panel.decline.hidden = ended || !isSecondChance(info);
+  panel.declineButton.disabled = phase === "confirming" || phase === "waiting";
+  panel.receipt.hidden = !panel.receipt.firstChild;
 }

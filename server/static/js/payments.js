@@ -1,17 +1,29 @@
 // The winner's payment panels, driven by payment_required and the payment_* events.
 import { api } from "./api.js";
 import { announce } from "./dom.js";
+import { paymentFailureText } from "./errors.js";
 import { formatMoney } from "./money.js";
-import { attemptsText, buildPaymentPanel, renderPaymentPanel } from "./payment_panel.js";
+import {
+  attemptsText,
+  buildPaymentPanel,
+  isSecondChance,
+  renderPaymentPanel,
+  say,
+} from "./payment_panel.js";
+import { receiptLink } from "./receipts.js";
 
 const AWAITING = new Set(["CREATING", "REQUIRES_PAYMENT", "REQUIRES_ACTION", "PROCESSING"]);
 const EXPIRY_TEXT = {
   window_elapsed: "The time to pay ran out, so the purchase was cancelled.",
   attempts_exhausted: "Too many attempts failed, so the purchase was cancelled.",
+  declined: "You declined the offer. No strike was recorded.",
+  released: "The auction house ended this payment. No strike was recorded.",
 };
 
 export class PaymentDesk {
-  constructor({ section, list, board, stripeConfig }) {
+  /** `board` names lots and follows them; `accepts(lotId)` picks the payments this page shows. */
+  constructor({ section, list, board, stripeConfig, accepts = () => true }) {
+    this.accepts = accepts;
     this.section = section;
     this.list = list;
     this.board = board;
@@ -34,6 +46,7 @@ export class PaymentDesk {
 
   /** payment_required, or one of my_payments: show or update its panel. */
   async required(info) {
+    if (!this.accepts(info.lot_id)) return;
     let panel = this.panels.get(info.payment_id);
     const fresh = !panel;
     if (fresh) {
@@ -50,7 +63,12 @@ export class PaymentDesk {
     this.board.ensureJoined(info.lot_id);
     if (fresh) {
       const total = formatMoney(info.amount, info.currency);
-      announce(`You won a lot. Pay ${total} before the time runs out.`, { urgent: true });
+      announce(
+        isSecondChance(info)
+          ? `The winning bidder did not pay: the lot is offered to you for ${total}. You may pay or decline.`
+          : `You won a lot. Pay ${total} before the time runs out.`,
+        { urgent: true },
+      );
       const focus = document.activeElement;
       if (!focus || focus === document.body || focus.closest(`[data-lot-id="${info.lot_id}"]`)) {
         panel.heading.focus();
@@ -85,8 +103,9 @@ export class PaymentDesk {
     panel.info.attempts_left = data.attempts_left;
     panel.info.status = "REQUIRES_PAYMENT";
     panel.serverFailureFor = panel.serial;
-    const message = `${data.failure_message || "The payment failed."} ${attemptsText(data.attempts_left)}.`;
-    panel.error.textContent = message;
+    const failure = paymentFailureText({ code: data.failure_code, message: data.failure_message });
+    const message = `${failure} ${attemptsText(data.attempts_left)}.`;
+    say(panel, message, "error");
     if (panel.phase !== "confirming") panel.phase = "form";
     this.render(panel);
     announce(message, { urgent: true });
@@ -97,8 +116,9 @@ export class PaymentDesk {
     if (!panel) return;
     panel.phase = "ended";
     panel.info.status = "SUCCEEDED";
-    panel.error.textContent = "";
-    panel.done.textContent = `Paid ${formatMoney(data.amount, data.currency)}. The lot is yours.`;
+    const paid = `Paid ${formatMoney(data.amount, data.currency)}. The lot is yours.`;
+    say(panel, paid, "done");
+    panel.receipt.replaceChildren(receiptLink(data.payment_id, "Open the receipt"));
     this.render(panel);
     this.board.rerender(data.lot_id);
     announce(`Payment received. You bought ${panel.title}.`, { urgent: true });
@@ -107,9 +127,9 @@ export class PaymentDesk {
       const method = receipt.payment_method;
       const brand = method && method.brand ? method.brand[0].toUpperCase() + method.brand.slice(1) : "Card";
       const card = method && method.last4 ? `, ${brand} ending ${method.last4}` : "";
-      panel.done.textContent += ` Receipt ${receipt.receipt_number}${card}.`;
+      say(panel, `${paid} Receipt ${receipt.receipt_number}${card}.`, "done");
     } catch {
-      // The receipt stays available from the API; the sale itself is done.
+      // The receipt stays available from the link; the sale itself is done.
     }
     this.board.refresh(data.lot_id);
   }
@@ -119,10 +139,10 @@ export class PaymentDesk {
     if (!panel) return;
     panel.phase = "ended";
     panel.info.status = "EXPIRED";
-    panel.done.textContent = EXPIRY_TEXT[data.reason] || "This payment is no longer due.";
+    say(panel, EXPIRY_TEXT[data.reason] || "This payment is no longer due.", "ended");
     this.render(panel);
     this.board.rerender(data.lot_id);
-    announce(panel.done.textContent, { urgent: true });
+    announce(panel.message.textContent, { urgent: true });
   }
 
   /** After a reconnect: what still awaits us, and what became of the rest. */
@@ -147,14 +167,13 @@ export class PaymentDesk {
   async pay(panel) {
     panel.serial += 1;
     const serial = panel.serial;
-    panel.error.textContent = "";
     panel.phase = "confirming";
     this.render(panel);
-    panel.status.textContent = "Confirming your card…";
+    say(panel, "Confirming your card…");
     let outcome = await panel.entry.confirm(panel.info);
     if (outcome.status === "requires_action") {
-      panel.status.textContent = "Your bank asks you to confirm this payment.";
-      outcome = await panel.entry.authenticate(panel.info);
+      say(panel, "Your bank asks you to confirm this payment.");
+      outcome = { ...(await panel.entry.authenticate(panel.info)), kind: "authentication" };
     }
     this.settle(panel, serial, outcome);
   }
@@ -162,30 +181,34 @@ export class PaymentDesk {
   async authenticate(panel) {
     panel.serial += 1;
     const serial = panel.serial;
-    panel.error.textContent = "";
     panel.phase = "confirming";
     this.render(panel);
-    panel.status.textContent = "Your bank asks you to confirm this payment.";
-    this.settle(panel, serial, await panel.entry.authenticate(panel.info));
+    say(panel, "Your bank asks you to confirm this payment.");
+    const outcome = await panel.entry.authenticate(panel.info);
+    this.settle(panel, serial, { ...outcome, kind: "authentication" });
   }
 
   settle(panel, serial, outcome) {
     if (panel.phase === "ended") return;
     if (outcome.status === "succeeded" || outcome.status === "processing") {
-      panel.status.textContent =
+      say(
+        panel,
         outcome.status === "succeeded"
           ? "Card accepted. Finishing your purchase…"
-          : "Your payment is processing…";
+          : "Your payment is processing…",
+      );
       panel.entry.clear();
       panel.phase = "waiting";
       this.render(panel);
       return;
     }
-    panel.status.textContent = "";
     panel.phase = "form";
     this.render(panel);
     // The server's payment_failed (with the attempts left) wins over our own first word.
-    if (panel.serverFailureFor !== serial) panel.error.textContent = outcome.message;
+    if (panel.serverFailureFor !== serial) {
+      const text = outcome.status === "invalid" ? outcome.message : paymentFailureText(outcome);
+      say(panel, text, "error");
+    }
     if (outcome.status !== "invalid") panel.entry.focus();
   }
 
@@ -194,7 +217,26 @@ export class PaymentDesk {
       stripeConfig: this.stripeConfig,
       onPay: (panel) => this.pay(panel),
       onAuthenticate: (panel) => this.authenticate(panel),
+      onDecline: (panel) => this.decline(panel),
     });
+  }
+
+  /** A second-chance offer turned down: no strike, and the lot moves on. */
+  async decline(panel) {
+    panel.declineButton.disabled = true;
+    try {
+      await api("POST", `/api/payments/${panel.info.payment_id}/decline`);
+    } catch (error) {
+      panel.declineButton.disabled = false;
+      say(panel, `The offer could not be declined: ${error.message}`, "error");
+      return;
+    }
+    panel.phase = "ended";
+    panel.info.status = "CANCELED";
+    say(panel, "You declined the offer. No strike was recorded.", "ended");
+    this.render(panel);
+    this.board.rerender(panel.info.lot_id);
+    announce("You declined the offer. No strike was recorded.");
   }
 
   render(panel) {
