@@ -23,7 +23,7 @@ async def test_the_page_is_served_with_a_policy_that_keeps_card_data_away(server
         body = await response.text()
         policy = response.headers["Content-Security-Policy"]
         assert response.headers["Cache-Control"] == "no-cache"
-    assert '<script type="module" src="/static/js/main.js">' in body
+    assert '<script type="module" src="/static/js/catalogue.js">' in body
     assert '<script defer src="/vendor/socket.io.min.js">' in body
     assert f"script-src 'self' {localstripe.url}" in policy
     assert f"connect-src 'self' {localstripe.url}" in policy

@@ -41,6 +41,10 @@ class LotPage {
     return this.state;
   }
 
+  rerender() {
+    this.render();
+  }
+
   /** One message line for this lot: each new message replaces the one before. */
   say(text, kind = "progress") {
     const line = $("lot-message");

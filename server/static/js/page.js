@@ -73,7 +73,7 @@ export async function startPage({ onUser = () => {}, verb = "Bidding" } = {}) {
     },
   });
   live.on("refused", (error) => session.refused(error.message));
-  onUnauthorized((message) => session.expired(`Signed out: ${message}. Sign in again to continue.`));
+  onUnauthorized((message) => session.refused(message));
   if (typeof window.io !== "function") {
     showFatal(
       "Live bidding is unavailable: the Socket.IO browser client was not served. " +

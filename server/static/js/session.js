@@ -121,7 +121,7 @@ export class Session {
 
   /** The server refused the token (expired, or signed with another secret). */
   refused(message) {
-    this.expired(`Signed out: ${message}`);
+    this.expired(`Signed out: ${message}. Sign in again to continue.`);
   }
 
   /** The sign-in ended: say so where the user looks, and keep who it was for signing in again. */

@@ -1,0 +1,248 @@
+// My account (/account): payments due, bids and maxima, purchases with receipts, invoices,
+// watchlist, saved cards, strikes, and the bid-confirmation setting.
+import { api } from "./api.js";
+import { confirmAbove, setConfirmAbove } from "./bid_box.js";
+import { h } from "./dom.js";
+import { STATUS_TEXT } from "./lot_view.js";
+import { formatMoney } from "./money.js";
+import { $, startPage } from "./page.js";
+import { PaymentDesk } from "./payments.js";
+import { receiptLink } from "./receipts.js";
+
+const PAID = new Set(["SUCCEEDED", "PARTIALLY_REFUNDED", "REFUNDED"]);
+
+/** A payment's status in words, and a tone for its colour. */
+export function paymentState(payment) {
+  const money = (amount) => formatMoney(amount, payment.currency);
+  switch (payment.status) {
+    case "SUCCEEDED":
+      return ["Paid", "good"];
+    case "PARTIALLY_REFUNDED":
+      return [`Paid; ${money(payment.refunded_amount)} refunded`, "good"];
+    case "REFUNDED":
+      return ["Refunded in full", "warn"];
+    case "PROCESSING":
+      return ["Payment processing", "warn"];
+    case "CREATING":
+    case "REQUIRES_PAYMENT":
+    case "REQUIRES_ACTION":
+      return ["Awaiting your payment", "warn"];
+    case "EXPIRED":
+      return (
+        {
+          window_elapsed: ["Not paid in time (a strike)", "bad"],
+          attempts_exhausted: ["Every payment attempt failed (a strike)", "bad"],
+          declined: ["You declined the offer (no strike)", "warn"],
+          released: ["Ended by the auction house (no strike)", "warn"],
+        }[payment.end_reason] || ["No longer due", "warn"]
+      );
+    case "FAILED":
+      return ["Payment failed", "bad"];
+    default:
+      return ["Cancelled", "warn"];
+  }
+}
+
+function lotLink(lotId, title) {
+  return h("a", { href: `/lots/${lotId}`, text: title || `Lot #${lotId}` });
+}
+
+function row(what, ...figures) {
+  return h("li", {}, h("div", { class: "what" }, what), h("div", { class: "figures" }, figures));
+}
+
+function state([text, tone]) {
+  return h("span", { class: "state", "data-tone": tone, text });
+}
+
+function fill(listId, emptyId, items) {
+  $(listId).replaceChildren(...items);
+  $(emptyId).hidden = items.length > 0;
+}
+
+class Account {
+  constructor({ config, live }) {
+    this.live = live;
+    this.user = null;
+    this.lotTitles = new Map();
+    this.desk = new PaymentDesk({
+      section: $("payments"),
+      list: $("payment-list"),
+      stripeConfig: config.stripe,
+      board: {
+        get: (lotId) => (this.lotTitles.has(lotId) ? { title: this.lotTitles.get(lotId) } : null),
+        rerender: () => {},
+        ensureJoined: () => {},
+        refresh: () => this.load(),
+      },
+    });
+    $("confirm-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.saveConfirmAbove();
+    });
+  }
+
+  async setUser(user) {
+    this.user = user;
+    this.desk.clear();
+    $("account").hidden = !user;
+    $("signed-out").hidden = Boolean(user);
+    if (user) await this.load();
+  }
+
+  async load() {
+    const current = this.user;
+    await Promise.all([
+      this.loadPurchases(),
+      this.loadBids(),
+      this.loadWatchlist(),
+      this.loadInvoices(),
+      this.loadStrikes(),
+      this.loadCards(),
+    ]);
+    if (current !== this.user) return;
+    const above = confirmAbove();
+    $("confirm-above").value = above === null ? "" : String(above);
+  }
+
+  async loadPurchases() {
+    const page = await api("GET", "/api/payments/my-payments?limit=200").catch(() => null);
+    if (!page) return;
+    for (const payment of page.items) this.lotTitles.set(payment.lot_id, payment.lot_title);
+    const items = page.items.map((payment) =>
+      row(
+        [lotLink(payment.lot_id, payment.lot_title), payment.offer_number > 1 ? " (second-chance offer)" : ""],
+        h("span", { class: "amount", text: formatMoney(payment.amount, payment.currency) }),
+        state(paymentState(payment)),
+        payment.paid_at ? h("span", { text: `paid ${new Date(payment.paid_at).toLocaleString()}` }) : null,
+        PAID.has(payment.status) ? receiptLink(payment.id, `Receipt for ${payment.lot_title}`) : null,
+      ),
+    );
+    fill("purchases", "purchases-empty", items);
+    for (const panel of this.desk.panels.values()) this.desk.titleFor(panel);
+  }
+
+  async loadBids() {
+    const mine = await api("GET", "/api/me/bids").catch(() => null);
+    if (!mine) return;
+    const items = mine.items.map(({ lot, max_amount, your_highest_bid, leading }) => {
+      const money = (amount) => formatMoney(amount, lot.currency);
+      const standing =
+        lot.status === "OPEN"
+          ? leading
+            ? ["You lead", "good"]
+            : ["Outbid", "bad"]
+          : [STATUS_TEXT[lot.status] || lot.status, "warn"];
+      return row(
+        lotLink(lot.id, lot.title),
+        your_highest_bid != null ? h("span", { text: `Your bid ${money(your_highest_bid)}` }) : null,
+        max_amount != null ? h("span", { text: `Your maximum ${money(max_amount)} (only you see it)` }) : null,
+        h("span", { text: `Now ${money(lot.hammer_price ?? lot.current_bid)}` }),
+        state(standing),
+      );
+    });
+    fill("bids", "bids-empty", items);
+  }
+
+  async loadWatchlist() {
+    const list = await api("GET", "/api/me/watchlist").catch(() => null);
+    $("watchlist-panel").hidden = !list;
+    if (!list) return;
+    const items = list.items.map((lot) =>
+      row(
+        lotLink(lot.id, lot.title),
+        h("span", { text: STATUS_TEXT[lot.status] || lot.status }),
+        h("span", {
+          text: lot.current_bid == null ? "No bids" : formatMoney(lot.current_bid, lot.currency),
+        }),
+      ),
+    );
+    fill("watchlist", "watchlist-empty", items);
+  }
+
+  async loadInvoices() {
+    const list = await api("GET", "/api/me/invoices").catch(() => null);
+    $("invoices-panel").hidden = !list;
+    if (!list) return;
+    const items = (list.items || []).map((invoice) =>
+      row(
+        h("span", { text: `Invoice ${invoice.number || invoice.id}${invoice.sale_title ? ` for ${invoice.sale_title}` : ""}` }),
+        h("span", { class: "amount", text: formatMoney(invoice.totals.total, invoice.currency) }),
+        state([String(invoice.status).toLowerCase().replace(/_/g, " "), invoice.status === "PAID" ? "good" : "warn"]),
+        invoice.receipt_url || invoice.url ? h("a", { href: invoice.receipt_url || invoice.url, target: "_blank", rel: "noopener", text: "Open the invoice" }) : null,
+      ),
+    );
+    fill("invoices", "invoices-empty", items);
+  }
+
+  async loadStrikes() {
+    const me = await api("GET", "/api/me").catch(() => null);
+    const text = $("strikes");
+    if (!me) {
+      text.textContent = "Your strikes cannot be shown right now.";
+      return;
+    }
+    const limit = me.nonpayment_strikes;
+    if (me.suspended) {
+      text.textContent = `You have ${me.strikes} strikes, so you cannot bid. Contact the auction house to lift the suspension.`;
+    } else if (me.strikes === 0) {
+      text.textContent = "You have no strikes.";
+    } else {
+      text.textContent = `You have ${me.strikes} ${me.strikes === 1 ? "strike" : "strikes"}${limit ? ` of ${limit}` : ""}. At ${limit || "too many"} you can no longer bid.`;
+    }
+  }
+
+  async loadCards() {
+    let module;
+    try {
+      module = await import("./cards.js");
+    } catch {
+      return; // Saved cards are not offered by this server yet.
+    }
+    const mount = module.mountSavedCards || module.mountCards || module.default;
+    if (typeof mount !== "function") return;
+    $("cards-panel").hidden = false;
+    await mount($("cards"), { api, stripeConfig: this.desk.stripeConfig });
+  }
+
+  saveConfirmAbove() {
+    const text = $("confirm-above").value.trim().replace(",", ".");
+    const message = $("confirm-above-message");
+    if (text && !(Number(text) > 0)) {
+      message.dataset.kind = "error";
+      message.textContent = "Enter an amount above zero, or leave the box empty.";
+      return;
+    }
+    setConfirmAbove(text ? Number(text) : null);
+    message.dataset.kind = "done";
+    message.textContent = text ? `Bids above ${text} will ask you to confirm first.` : "Only bids of three times the minimum or more ask you to confirm.";
+  }
+}
+
+async function start() {
+  let account = null;
+  const started = await startPage({ onUser: (user) => account && account.setUser(user) });
+  if (!started) return;
+  const { session, live } = started;
+  account = new Account(started);
+  const desk = account.desk;
+  live.on("payment_required", (data) => desk.required(data));
+  live.on("payment_action_required", (data) => desk.actionRequired(data));
+  live.on("payment_failed", (data) => desk.failed(data));
+  live.on("payment_succeeded", async (data) => {
+    await desk.succeeded(data);
+    account.loadPurchases();
+  });
+  live.on("payment_expired", (data) => {
+    desk.expired(data);
+    account.loadPurchases();
+  });
+  live.on("connected", async () => {
+    if (!session.user) return;
+    const ack = await live.myPayments();
+    if (ack.ok) await desk.reconcile(ack.payments);
+  });
+  session.restore();
+}
+
+start();
