@@ -7,7 +7,6 @@ Screenshots land in test-artifacts/browser/.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -19,12 +18,10 @@ from tests.support.browser import (
     CHROMIUM,
     DESKTOP,
     LAUNCH_ARGS,
-    PHONE,
     BidderPage,
-    no_horizontal_overflow,
     open_lot,
 )
-from tests.support.factories import bid, create_lot
+from tests.support.factories import create_lot
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
@@ -44,7 +41,9 @@ async def browser() -> AsyncIterator[Browser]:
 async def open_tab(
     browser: Browser, url: str, name: str, *, viewport=DESKTOP, locale: str = "en-US"
 ) -> BidderPage:
-    context = await browser.new_context(viewport=viewport, locale=locale, timezone_id="Europe/Berlin")
+    context = await browser.new_context(
+        viewport=viewport, locale=locale, timezone_id="Europe/Berlin"
+    )
     return await BidderPage.open(context, url, name)
 
 
@@ -65,9 +64,7 @@ async def test_a_decimal_comma_in_a_german_browser_places_exactly_450_00(browser
         # The box starts at the minimum, written the German way; the end time in Berlin time.
         await expect(page.get_by_label("Your bid (EUR)")).to_have_value("200,00")
         berlin = datetime.fromisoformat(lot["ends_at"]).astimezone(ZoneInfo("Europe/Berlin"))
-        await expect(page.locator("#lot-ends-at")).to_contain_text(
-            f"um {berlin:%H:%M:%S} MEZ"
-        )
+        await expect(page.locator("#lot-ends-at")).to_contain_text(f"um {berlin:%H:%M:%S} MEZ")
         # "1.000" could be a thousand (German) or one (English): refused, nothing placed.
         await lot_tab.bid("1.000")
         await expect(lot_tab.message).to_contain_text("could be read two ways")

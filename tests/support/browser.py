@@ -161,19 +161,24 @@ async def open_lot(tab: BidderPage, base_url: str, lot_id: int) -> LotTab:
     return LotTab(tab)
 
 
+OVERFLOW_SCRIPT = """() => {
+    const width = document.documentElement.clientWidth;
+    const out = [];
+    const page = document.documentElement.scrollWidth;
+    if (page > width) out.push(`page ${page}px > ${width}px`);
+    for (const el of document.querySelectorAll('body *')) {
+        const box = el.getBoundingClientRect();
+        if (box.width === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+        if (el.closest('.visually-hidden, .skip')) continue;
+        if (box.right > width + 1 || box.left < -1) {
+            const name = `${el.tagName.toLowerCase()}#${el.id}.${el.className}`;
+            out.push(`${name}: ${Math.round(box.left)}..${Math.round(box.right)}`);
+        }
+    }
+    return out;
+}"""
+
+
 async def no_horizontal_overflow(page: Page) -> list[str]:
-    """Elements wider than the viewport, or sticking out of it (a phone must not scroll sideways)."""
-    return await page.evaluate(
-        """() => {
-            const width = document.documentElement.clientWidth;
-            const out = [];
-            if (document.documentElement.scrollWidth > width) out.push(`page ${document.documentElement.scrollWidth}px > ${width}px`);
-            for (const el of document.querySelectorAll('body *')) {
-                const box = el.getBoundingClientRect();
-                if (box.width === 0 || getComputedStyle(el).visibility === 'hidden') continue;
-                if (el.closest('.visually-hidden, .skip')) continue;
-                if (box.right > width + 1 || box.left < -1) out.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className}: ${Math.round(box.left)}..${Math.round(box.right)}`);
-            }
-            return out;
-        }"""
-    )
+    """Elements sticking out of the viewport (a phone must never scroll sideways)."""
+    return await page.evaluate(OVERFLOW_SCRIPT)
