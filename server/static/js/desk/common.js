@@ -23,13 +23,16 @@ export class MessageLine {
     this.status.textContent = text;
   }
 
-  /** Show a failure; `entry` (from `field`) also gets it beside its input, and focus. */
-  fail(text, entry = null) {
+  /**
+   * Show a failure. `entry` (from `field`) also gets it beside its input, and the focus;
+   * `more` are further [entry, text] pairs shown beside their inputs (a form's other problems).
+   */
+  fail(text, entry = null, more = []) {
     this.clear();
     this.alert.textContent = text;
+    for (const [other, otherText] of more) markField(other, otherText);
     if (entry) {
-      entry.error.textContent = text;
-      entry.input.setAttribute("aria-invalid", "true");
+      markField(entry, text);
       entry.input.focus();
     }
   }
@@ -136,8 +139,8 @@ export class DeskSession extends Session {
 }
 
 /**
- * Load the desk's config and sign-in. `onUser(user)` runs on every sign-in and sign-out,
- * after the token is in use. Returns null when the server could not be reached.
+ * Load the desk's config and sign-in. `onUser(user, {session, config})` runs on every
+ * sign-in and sign-out, after the token is in use. Returns null when the server could not be reached.
  */
 export async function startDesk({ role, guestText, onUser, messages }) {
   let config;
@@ -155,22 +158,28 @@ export async function startDesk({ role, guestText, onUser, messages }) {
     guestText,
     onChange(user, token) {
       useToken(token);
-      onUser(user);
+      onUser(user, { session, config });
     },
   });
   session.restore();
   return { config, session };
 }
 
-/** A labelled field: {field, input, error}. `input` is any form control. */
+export function markField(entry, text) {
+  entry.error.textContent = text;
+  entry.input.setAttribute("aria-invalid", "true");
+}
+
+/** A labelled field: {field, input, error, label}. `input` is any form control. */
 export function field(label, input, { hint } = {}) {
   const id = input.id || uniqueId("field");
   input.id = id;
   const error = h("p", { class: "error", id: `${id}-error` });
   const hintEl = hint ? h("p", { class: "hint", id: `${id}-hint`, text: hint }) : null;
   input.setAttribute("aria-describedby", [hintEl && hintEl.id, error.id].filter(Boolean).join(" "));
-  const wrapper = h("div", { class: "field" }, h("label", { for: id, text: label }), input, hintEl, error);
-  return { field: wrapper, input, error };
+  const labelEl = h("label", { for: id, text: label });
+  const wrapper = h("div", { class: "field" }, labelEl, input, hintEl, error);
+  return { field: wrapper, input, error, label: labelEl };
 }
 
 /** A table with a caption; `rows` are arrays of cells (text or nodes). */

@@ -1,0 +1,203 @@
+// The seller desk (/seller): create and edit lots with images, follow them, see results and
+// the payments for them. Bidders appear by their public alias only.
+import { api, ApiError } from "../api.js";
+import { h } from "../dom.js";
+import { $, MessageLine, confirmButton, formatMoney, formatWhen, startDesk, table } from "./common.js";
+import { deskErrorText } from "./errors.js";
+import { LotEditor } from "./lot_form.js";
+import { statusText } from "./admin_payments.js";
+
+const messages = new MessageLine($("messages"));
+const EDITABLE = new Set(["SCHEDULED", "OPEN"]);
+const RUNNING_TEXT = { SCHEDULED: "Not open yet", OPEN: "Open" };
+let state = null;
+
+function cover(lot) {
+  const image = (lot.images || [])[0];
+  return image ? h("img", { src: image.thumb_url, alt: "", width: "96", height: "72" }) : null;
+}
+
+function resultText(lot) {
+  const money = (amount) => formatMoney(amount, lot.currency);
+  switch (lot.status) {
+    case "SOLD":
+      return `Sold to ${lot.winner} for ${money(lot.hammer_price)}.`;
+    case "PENDING_PAYMENT":
+      return `Won by ${lot.winner} at ${money(lot.hammer_price)}; awaiting their payment.`;
+    case "UNSOLD":
+      return lot.bid_count > 0
+        ? `Unsold: the highest bid, ${money(lot.current_bid)}, did not meet the reserve or was not paid.`
+        : "Unsold: no bids.";
+    case "CANCELED":
+      return "Withdrawn.";
+    default:
+      return lot.status;
+  }
+}
+
+class SellerDesk {
+  constructor(session, config, user) {
+    Object.assign(this, { session, config, user });
+    this.editor = new LotEditor({
+      root: $("editor"),
+      heading: $("editor-heading"),
+      messages,
+      session,
+      config,
+      onSaved: (lot) => this.reload($("lots-heading"), lot),
+    });
+  }
+
+  async reload(focusHeading = null) {
+    const results = await Promise.allSettled([this.loadLots(), this.loadPayments()]);
+    const failed = results.find((result) => result.status === "rejected");
+    if (failed) messages.fail(`The desk could not be brought up to date: ${deskErrorText(failed.reason)}`);
+    if (focusHeading && (!document.activeElement || document.activeElement === document.body)) focusHeading.focus();
+  }
+
+  async loadLots() {
+    const lots = [];
+    let cursor = null;
+    do {
+      const query = new URLSearchParams({ seller_id: this.user.sub, limit: "200" });
+      if (cursor) query.set("cursor", cursor);
+      const page = await api("GET", `/api/lots?${query}`);
+      lots.push(...page.items.filter((lot) => lot.seller_id === this.user.sub));
+      cursor = page.next_cursor;
+    } while (cursor && lots.length < 1000);
+    const running = lots.filter((lot) => EDITABLE.has(lot.status));
+    const closed = lots.filter((lot) => !EDITABLE.has(lot.status));
+    $("lots").replaceChildren(
+      running.length
+        ? h("ul", { class: "cards" }, running.map((lot) => this.runningItem(lot)))
+        : h("p", { class: "muted", text: "You have no open or upcoming lots." }),
+    );
+    $("results").replaceChildren(
+      closed.length
+        ? h("ul", { class: "cards" }, closed.map((lot) => this.closedItem(lot)))
+        : h("p", { class: "muted", text: "None of your lots has closed yet." }),
+    );
+  }
+
+  summary(lot, ...lines) {
+    return h(
+      "div",
+      { class: "lot-summary" },
+      cover(lot),
+      h(
+        "div",
+        { class: "text" },
+        h("h3", {}, h("a", { href: `/lots/${lot.id}`, text: lot.title })),
+        ...lines.map((line) => h("p", {}, line)),
+      ),
+    );
+  }
+
+  runningItem(lot) {
+    const money = (amount) => formatMoney(amount, lot.currency);
+    const price =
+      lot.bid_count > 0
+        ? `${RUNNING_TEXT[lot.status]}: ${lot.bid_count} ${lot.bid_count === 1 ? "bid" : "bids"}, highest ${money(lot.current_bid)} by ${lot.high_bidder}.`
+        : `${RUNNING_TEXT[lot.status]}: no bids yet; starts at ${money(lot.starting_price)}.`;
+    const reserve = lot.has_reserve ? (lot.reserve_met ? " Reserve met." : " Reserve not met yet.") : "";
+    const actions = h("div", { class: "actions" });
+    if (lot.bid_count === 0) {
+      actions.append(
+        h("button", { type: "button", class: "secondary", text: `Edit “${lot.title}”`, onclick: () => this.editor.edit(lot) }),
+      );
+    }
+    actions.append(
+      confirmButton({
+        label: `Withdraw “${lot.title}”`,
+        question: `Withdraw “${lot.title}”? Bidding ends and nobody wins it.`,
+        confirmLabel: "Yes, withdraw it",
+        onConfirm: () => this.withdraw(lot),
+      }),
+    );
+    return h(
+      "li",
+      { class: "card-item", "data-lot-id": String(lot.id) },
+      this.summary(lot, price + reserve, `Closes ${formatWhen(lot.ends_at)}.`),
+      actions,
+    );
+  }
+
+  closedItem(lot) {
+    return h("li", { class: "card-item", "data-lot-id": String(lot.id) }, this.summary(lot, resultText(lot)));
+  }
+
+  async withdraw(lot) {
+    try {
+      await api("POST", `/api/lots/${lot.id}/cancel`);
+      messages.say(`“${lot.title}” was withdrawn.`);
+    } catch (error) {
+      messages.fail(`“${lot.title}”: ${deskErrorText(error, { currency: lot.currency })}`);
+    }
+    if (this.editor.editing && this.editor.editing.id === lot.id) this.editor.reset();
+    await this.reload($("lots-heading"));
+  }
+
+  async loadPayments() {
+    let page;
+    try {
+      page = await api("GET", "/api/seller/payments?limit=100");
+    } catch (error) {
+      if (error instanceof ApiError && [404, 405].includes(error.status)) {
+        $("payments").replaceChildren(h("p", { class: "muted", text: "This server does not list payments to sellers." }));
+        return;
+      }
+      throw error;
+    }
+    if (page.items.length === 0) {
+      $("payments").replaceChildren(h("p", { class: "muted", text: "No payments for your lots yet." }));
+      return;
+    }
+    const rows = page.items.map((payment) => {
+      const money = (amount) => formatMoney(amount, payment.currency);
+      const breakdown = payment.breakdown || { hammer: payment.amount, premium: 0, total: payment.amount };
+      return [
+        payment.lot_title ? payment.lot_title : `Lot ${payment.lot_id}`,
+        payment.buyer || payment.winner || payment.bidder || "—",
+        statusText(payment.status),
+        money(breakdown.hammer),
+        money(breakdown.premium),
+        money(breakdown.total),
+        payment.refunded_amount ? money(payment.refunded_amount) : "—",
+        payment.paid_at ? formatWhen(payment.paid_at) : "—",
+      ];
+    });
+    $("payments").replaceChildren(
+      table(
+        "Payments for your lots",
+        ["Lot", "Buyer", "Status", "Hammer", "Premium", "Total", "Refunded", "Paid"],
+        rows,
+      ),
+    );
+  }
+}
+
+async function onUser(user, { session, config }) {
+  messages.clear();
+  const gate = $("gate");
+  if (!user || !["seller", "admin"].includes(user.role)) {
+    $("desk").hidden = true;
+    gate.hidden = false;
+    gate.textContent = user
+      ? `You are signed in as ${user.name || user.sub}, a ${user.role}. This desk is for sellers.`
+      : "Sign in as a seller to use this desk.";
+    state = null;
+    return;
+  }
+  gate.hidden = true;
+  $("desk").hidden = false;
+  state = new SellerDesk(session, config, user);
+  await state.reload();
+}
+
+$("refresh").addEventListener("click", async () => {
+  if (!state) return;
+  await state.reload();
+  messages.say("The desk is up to date.");
+});
+
+startDesk({ role: "seller", guestText: "Not signed in.", messages, onUser });

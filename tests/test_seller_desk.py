@@ -1,0 +1,143 @@
+"""The seller desk (/seller) in Chromium, against the real app, PostgreSQL and localstripe.
+
+A seller creates lots (prices typed in their own locale), edits one before its first bid,
+follows bids and results by alias only, and uploads images shown as thumbnails.
+Screenshots land in test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import expect
+from sqlalchemy import select
+
+from server.auctions.models import Lot
+from tests.support.a11y import assert_accessible
+from tests.support.browser import CHROMIUM, PHONE
+from tests.support.desk import browser, open_desk, overflows
+from tests.support.factories import bid
+
+if not CHROMIUM.exists():
+    pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=15_000)
+__all__ = ["browser"]
+
+
+async def _lot(db, title: str) -> Lot:
+    async with db.sessions() as session:
+        lot = await session.scalar(select(Lot).where(Lot.title == title))
+        assert lot is not None, title
+        return lot
+
+
+async def test_a_seller_creates_a_lot_and_follows_it_to_its_result(browser, start_server, db):
+    server = await start_server(dev_mode=True)
+    seller = await open_desk(
+        browser, f"{server.url}/seller", as_name="Sam the seller", locale="de-DE"
+    )
+    page = seller.page
+    try:
+        editor = seller.section("New lot")
+        await expect(editor.get_by_label("Starting price (USD)")).to_be_visible()
+        await assert_accessible(page, "the seller desk, empty")
+
+        # Problems are found before anything is sent, each beside its field.
+        await editor.get_by_label("Starting price (USD)").fill("12.50.0")
+        await editor.get_by_role("button", name="Create lot").click()
+        await expect(seller.alert).to_have_text("Give the lot a title.")
+        await expect(editor.get_by_label("Title")).to_be_focused()
+        await expect(editor.locator(".field").filter(has_text="Starting price")).to_contain_text(
+            "Starting price:"
+        )
+        await editor.get_by_label("Title").fill("Marquetry sewing box")
+        await editor.get_by_label("Description (optional)").fill("Walnut, with its key.")
+        await editor.get_by_label("Starting price (USD)").fill("450,00")  # de-DE decimal comma
+        await editor.get_by_label(re.compile(r"^Reserve price \(USD\)")).fill("600")
+        await editor.get_by_label(re.compile(r"^Bid increment \(USD\)")).fill("25,00")
+        await editor.get_by_role("button", name="Create lot").click()
+        await expect(seller.status).to_have_text(
+            re.compile(r"^“Marquetry sewing box” was created; bidding closes ")
+        )
+        await expect(seller.alert).to_be_empty()
+        created = await _lot(db, "Marquetry sewing box")
+        assert (created.starting_price, created.reserve_price, created.bid_increment) == (
+            45_000,
+            60_000,
+            2_500,
+        )
+        lots = seller.section("Your lots")
+        item = lots.locator(f"[data-lot-id='{created.id}']")
+        await expect(item).to_contain_text("no bids yet; starts at 450,00\xa0$")
+
+        # A bid: no more editing; the bidder is an alias, never their id.
+        bob = await server.socket("bob")
+        assert (await bob.call("place_bid", bid(created.id, 45_000)))["ok"]
+        await lots.get_by_role("button", name="Refresh the desk").click()
+        await expect(item).to_contain_text(re.compile(r"1 bid, highest 450,00\xa0\$ by Bidder \w+"))
+        await expect(item).to_contain_text("Reserve not met yet.")
+        await expect(item.get_by_role("button", name=re.compile("^Edit"))).to_have_count(0)
+        await seller.shot("seller-01-lots")
+
+        status, _ = await server.request(
+            "POST", f"/api/lots/{created.id}/close", as_user="sam", role="seller"
+        )
+        assert status == 200
+        await page.get_by_role("button", name="Refresh the desk").click()
+        results = seller.section("Results")
+        await expect(results).to_contain_text("Unsold: the highest bid, 450,00\xa0$, did not meet")
+        assert "bob" not in (await page.locator("main").inner_text()).lower()
+        assert seller.problems == []
+    finally:
+        await seller.context.close()
+
+
+async def test_the_seller_desk_fits_a_phone_and_withdraws_a_lot(browser, start_server, db):
+    server = await start_server(dev_mode=True)
+    seller = await open_desk(
+        browser, f"{server.url}/seller", as_name="Sam the seller", viewport=PHONE
+    )
+    try:
+        editor = seller.section("New lot")
+        await editor.get_by_label("Title").fill(
+            "An extraordinarily long title for a lot of Georgian silver flatware, " * 2
+        )
+        await editor.get_by_label("Starting price (USD)").fill("9999999.99")
+        await editor.get_by_role("button", name="Create lot").click()
+        await expect(seller.alert).to_have_text(
+            "The lot was not created: Starting price must be at most $999,999.99 "
+            "(Stripe's maximum charge in USD)"
+        )
+        await expect(editor.get_by_label("Starting price (USD)")).to_be_focused()
+        await editor.get_by_label("Starting price (USD)").fill("999999.99")
+        await editor.get_by_role("button", name="Create lot").click()
+        await expect(seller.status).to_contain_text("was created")
+        await expect(seller.alert).to_be_empty()
+        await expect(editor.locator(".field .error:not(:empty)")).to_have_count(0)
+        assert await overflows(seller) == []
+        await assert_accessible(seller.page, "the seller desk on a phone")
+        await seller.shot("seller-02-phone")
+        lots = seller.section("Your lots")
+        await lots.get_by_role("button", name=re.compile("^Withdraw")).click()
+        await lots.get_by_role("button", name="Yes, withdraw it").click()
+        await expect(seller.status).to_contain_text("was withdrawn.")
+        await expect(seller.section("Results")).to_contain_text("Withdrawn.")
+        assert seller.problems == []
+    finally:
+        await seller.context.close()
+
+
+async def test_the_seller_desk_is_for_sellers(browser, start_server):
+    server = await start_server(dev_mode=True)
+    tab = await open_desk(browser, f"{server.url}/seller", as_name=None)
+    try:
+        await expect(tab.page.locator("#gate")).to_have_text(
+            "Sign in as a seller to use this desk."
+        )
+        await expect(tab.page.get_by_role("button", name="Sign in as Root")).to_have_count(0)
+        await assert_accessible(tab.page, "the seller desk signed out")
+    finally:
+        await tab.context.close()
