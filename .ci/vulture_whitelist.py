@@ -24,6 +24,10 @@ auto_charge_method
 auto_charge_customer
 auto_charge_reason
 auto_charge
+card_on_file
+charge_off_session
+payment_action_needed
+site_url
 last_synced_at
 stripe_event_id
 object_id

@@ -77,6 +77,8 @@ class Settings:
     #: At close, a winner with a default card is charged off-session first.
     auto_charge: bool = True
     smtp_url: str | None = None
+    #: Where people reach the site, for links in e-mails (default http://HOST:PORT).
+    public_url: str | None = None
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     #: `/metrics` wants `Authorization: Bearer <metrics_token>` when set.
@@ -118,6 +120,11 @@ class Settings:
     #: The garbage collector's thresholds (`gc.set_threshold`); see docs/BENCHMARKS.md.
     gc_thresholds: tuple[int, int, int] = (50_000, 20, 100)
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def site_url(self) -> str:
+        """The site's address for links in e-mails: PUBLIC_URL, else this server's own."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def stripe_webhook_secret(self) -> str:
@@ -164,6 +171,7 @@ class Settings:
             require_card_to_bid=reader.boolean("REQUIRE_CARD_TO_BID", False),
             auto_charge=reader.boolean("AUTO_CHARGE", True),
             smtp_url=reader.url("SMTP_URL", schemes=("smtp", "smtps")),
+            public_url=reader.url("PUBLIC_URL", schemes=("http", "https")),
             cors_origins=reader.origins("CORS_ORIGINS"),
             log_level=reader.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             metrics_token=reader.optional_secret("METRICS_TOKEN", min_length=16),

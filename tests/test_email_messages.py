@@ -185,3 +185,48 @@ def test_three_decimal_currencies_show_three_places():
         lot_title="Dallah", currency="kwd", hammer=12340, premium=1230, total=13570, expires_at=AT
     )
     assert "12.340 KWD" in content.body and "13.570 KWD" in content.body
+
+
+def test_a_receipt_for_an_automatic_charge_says_the_card_on_file_was_charged():
+    subject, body = messages.receipt(
+        receipt_number="R2026-00000007",
+        lot_title="Clock",
+        currency="usd",
+        hammer=5000,
+        premium=500,
+        total=5500,
+        card_brand="visa",
+        card_last4="4242",
+        paid_at=datetime(2026, 12, 6, 8, 0, tzinfo=UTC),
+        charged_automatically=True,
+    )
+    assert subject == 'We charged your card for "Clock": 55.00 USD'
+    assert body.startswith(
+        'You won "Clock", and we charged your card on file (Visa ending in 4242): '
+        "there is nothing more to do."
+    )
+    assert "Receipt R2026-00000007" in body and "55.00 USD" in body
+
+
+@pytest.mark.parametrize(
+    ("reason", "sentence"),
+    [
+        ("authentication_required", "Your bank asks you to confirm this payment yourself"),
+        ("card_declined", "Your card on file could not be charged."),
+    ],
+)
+def test_action_needed_says_why_and_links_to_the_payment(reason, sentence):
+    subject, body = messages.payment_action_needed(
+        lot_title="Clock",
+        currency="usd",
+        hammer=5000,
+        premium=500,
+        total=5500,
+        expires_at=datetime(2026, 12, 6, 8, 10, tzinfo=UTC),
+        reason=reason,
+        pay_url="https://auction.example/lots/7",
+    )
+    assert subject == 'Action needed: pay for "Clock" (55.00 USD)'
+    assert sentence in body
+    assert "https://auction.example/lots/7" in body
+    assert "2026-12-06 08:10:00 UTC" in body and "55.00 USD" in body

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -70,6 +70,14 @@ class PaymentInfo(Resource):
     offer_number: Annotated[
         int, Field(description="1 for the winner, 2 for the next bidder offered the lot...")
     ]
+    reason: Annotated[
+        Literal["authentication_required", "card_declined"] | None,
+        Field(
+            description="Why the card on file charged at the hammer (AUTO_CHARGE) handed over to"
+            " the buyer: the bank wants them to authenticate, or the card could not be charged."
+            " Null when no card was tried"
+        ),
+    ] = None
 
 
 class Attempt(Resource):

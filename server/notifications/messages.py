@@ -24,6 +24,10 @@ _EXPIRY_REASONS = {
     "window_elapsed": "The time allowed to pay for it has run out.",
     "attempts_exhausted": "The payment was declined too many times.",
 }
+_ACTION_REASONS = {
+    "authentication_required": "Your bank asks you to confirm this payment yourself (3-D Secure).",
+    "card_declined": "Your card on file could not be charged.",
+}
 _CARD_BRANDS = {
     "amex": "American Express",
     "cartes_bancaires": "Cartes Bancaires",
@@ -78,13 +82,26 @@ def receipt(
     card_brand: str | None,
     card_last4: str | None,
     paid_at: datetime,
+    charged_automatically: bool = False,
 ) -> EmailContent:
-    """To the buyer, once the payment has succeeded."""
+    """To the buyer, once the payment has succeeded.
+
+    `charged_automatically`: the card on file was charged at the hammer, with no
+    action from the buyer; the e-mail says so first.
+    """
     _check_total(hammer, premium, total)
     title = _title(lot_title)
     number = _one_line(receipt_number)
-    lines = [
-        f"Thank you for your purchase. Receipt {number}",
+    card = _card(card_brand, card_last4)
+    lines = [f"Thank you for your purchase. Receipt {number}"]
+    if charged_automatically:
+        lines = [
+            f'You won "{title}", and we charged your card on file'
+            f"{' (' + card + ')' if card else ''}: there is nothing more to do.",
+            "",
+            f"Receipt {number}",
+        ]
+    lines += [
         "",
         f"Lot:       {title}",
         f"Date:      {_when(paid_at)}",
@@ -92,10 +109,41 @@ def receipt(
         "",
         _breakdown(currency, hammer, premium, total, total_label="Total paid"),
     ]
-    card = _card(card_brand, card_last4)
     if card:
         lines += ["", f"Paid with {card}."]
-    return EmailContent(f'Receipt {number} for "{title}"', "\n".join(lines) + _FOOTER)
+    subject = f'Receipt {number} for "{title}"'
+    if charged_automatically:
+        subject = f'We charged your card for "{title}": {format_amount(total, currency)}'
+    return EmailContent(subject, "\n".join(lines) + _FOOTER)
+
+
+def payment_action_needed(
+    *,
+    lot_title: str,
+    currency: str,
+    hammer: int,
+    premium: int,
+    total: int,
+    expires_at: datetime,
+    reason: str,
+    pay_url: str,
+) -> EmailContent:
+    """To a winner whose card on file could not be charged at the hammer: pay by hand.
+
+    `reason` is `authentication_required` or `card_declined` (`payment_required.reason`).
+    """
+    _check_total(hammer, premium, total)
+    title = _title(lot_title)
+    why = _ACTION_REASONS.get(reason, "Your card on file could not be charged.")
+    body = (
+        f'You are the winning bidder for "{title}". {why}\n\n'
+        f"{_breakdown(currency, hammer, premium, total, total_label='Total due')}\n\n"
+        f"Please complete the payment by {_when(expires_at)}:\n{_one_line(pay_url)}\n\n"
+        "If the payment is not completed in time, the lot may be offered to another "
+        "bidder and the missed payment counts against your account."
+    )
+    subject = f'Action needed: pay for "{title}" ({format_amount(total, currency)})'
+    return EmailContent(subject, body + _FOOTER)
 
 
 def payment_expired(*, lot_title: str, reason: str) -> EmailContent:

@@ -32,6 +32,7 @@ def payment_info(context: AppContext, payment: Payment) -> dict[str, Any]:
         "attempt": min(payment.attempts + 1, context.settings.max_payment_attempts),
         "attempts_left": attempts_left(context, payment),
         "offer_number": payment.offer_number,
+        "reason": payment.auto_charge_reason,
     }
 
 

@@ -215,6 +215,8 @@ export interface PaymentInfo {
   attempts_left: number;
   /** 1 for the winner, 2 for the next bidder offered the lot... */
   offer_number: number;
+  /** Why the card on file charged at the hammer (AUTO_CHARGE) handed over to the buyer: the bank wants them to authenticate, or the card could not be charged. Null when no card was tried */
+  reason?: ("authentication_required" | "card_declined") | null;
 }
 
 export type PaymentStatus = "CREATING" | "REQUIRES_PAYMENT" | "REQUIRES_ACTION" | "PROCESSING" | "SUCCEEDED" | "FAILED" | "EXPIRED" | "CANCELED" | "PARTIALLY_REFUNDED" | "REFUNDED";

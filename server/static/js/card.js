@@ -44,6 +44,18 @@ function outcomeOf(intent) {
   };
 }
 
+function setupOutcome(result) {
+  if (!result || result.error) {
+    const error = (result && result.error) || {};
+    return { status: "failed", code: error.code, message: error.message || "The card was not saved" };
+  }
+  const intent = result.setupIntent;
+  if (!intent || intent.status !== "succeeded") {
+    return { status: "failed", message: "The card was not saved; try again" };
+  }
+  return { status: "succeeded", setupIntentId: intent.id };
+}
+
 function field(label, props) {
   const id = uniqueId("card");
   const input = h("input", { id, type: "text", spellcheck: "false", ...props });
@@ -160,6 +172,23 @@ class StandInCard {
     return outcomeOf(result.paymentIntent);
   }
 
+  /** Save the card for later (a SetupIntent): the stand-in's Stripe.js `confirmCardSetup`,
+   *  which also runs its 3-D Secure dialog when the card asks for one. */
+  async confirmSetup(setup) {
+    const read = this.read();
+    if (read.error) return { status: "invalid", message: read.error };
+    let Stripe;
+    try {
+      Stripe = await loadStripeJs(this.config.js_url);
+    } catch (error) {
+      return { status: "error", message: error.message };
+    }
+    const result = await Stripe(setup.publishable_key).confirmCardSetup(setup.client_secret, {
+      payment_method: { card: read.card },
+    });
+    return setupOutcome(result);
+  }
+
   clear() {
     for (const part of [this.number, this.expiry, this.cvc]) part.input.value = "";
   }
@@ -211,6 +240,19 @@ class ElementsCard {
     const result = await this.stripe.handleNextAction({ clientSecret: info.client_secret });
     if (result.error) return { status: "failed", message: result.error.message };
     return outcomeOf(result.paymentIntent);
+  }
+
+  /** Save the card for later (a SetupIntent); Stripe.js runs 3-D Secure if the bank asks. */
+  async confirmSetup(setup) {
+    try {
+      await this.ready;
+    } catch (error) {
+      return { status: "error", message: error.message };
+    }
+    const result = await this.stripe.confirmCardSetup(setup.client_secret, {
+      payment_method: { card: this.element },
+    });
+    return setupOutcome(result);
   }
 
   clear() {

@@ -1,0 +1,107 @@
+"""Saving a card on the account page in a real headless Chromium (SPEC section 14).
+
+The page asks our server for a SetupIntent, confirms it with the stand-in's Stripe.js
+(`confirmCardSetup`, with its 3-D Secure dialog for a card that asks for one), and asks
+our server to store what Stripe saved. Every request the page sends to our origin is
+inspected: no card number, expiry or CVC ever reaches this server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, async_playwright, expect
+from sqlalchemy import select
+
+from server.cards.models import Card
+from tests.support.browser import CHROMIUM, DESKTOP, LAUNCH_ARGS, BidderPage
+
+if not CHROMIUM.exists():
+    pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=15_000)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+async def _save(tab: BidderPage, number: str, expiry: str, cvc: str = "123") -> None:
+    form = tab.page.locator("form.add-card")
+    await form.get_by_label("Card number").fill(number)
+    await form.get_by_label("Expiry (MM/YY)").fill(expiry)
+    await form.get_by_label("CVC").fill(cvc)
+    await form.get_by_role("button", name="Save card").click()
+
+
+async def test_a_bidder_saves_chooses_and_removes_cards_and_no_card_data_reaches_us(
+    browser, start_server, db, localstripe
+):
+    server = await start_server(dev_mode=True)
+    context = await browser.new_context(viewport=DESKTOP, locale="en-US", timezone_id="UTC")
+    tab = await BidderPage.open(context, f"{server.url}/account", "alice")
+    page = tab.page
+    try:
+        panel = page.locator("#cards-panel")
+        await expect(panel).to_be_hidden()  # a guest has no cards
+        await tab.sign_in("Alice")
+        await expect(panel.get_by_role("heading", name="Saved cards")).to_be_visible()
+        section = page.locator("#cards")
+        await expect(section).to_contain_text("No card saved yet.")
+
+        await _save(tab, "4242 4242 4242 4242", "11/33", "321")
+        saved = section.locator(".cards-status")
+        await expect(saved).to_have_text("Saved: Visa ending in 4242, expires 11/2033")
+        cards = section.locator("ul.saved-cards li")
+        await expect(cards).to_have_count(1)
+        await expect(cards.first).to_contain_text("Default")
+
+        # A card whose bank asks for 3-D Secure: the stand-in's Stripe.js dialog.
+        await _save(tab, "4000 0025 0000 3155", "10/32", "456")
+        await page.get_by_role("button", name="Complete authentication").click()
+        await expect(saved).to_have_text("Saved: Visa ending in 3155, expires 10/2032")
+        await expect(cards).to_have_count(2)
+        await expect(cards.nth(1)).to_contain_text("Default")
+        await tab.shot("cards-01-two-saved")
+
+        # The first one becomes the default again, then the other is removed.
+        await page.get_by_role(
+            "button", name="Make Visa ending in 4242, expires 11/2033 the default"
+        ).click()
+        await expect(cards.first).to_contain_text("Default")
+        await page.get_by_role("button", name="Remove Visa ending in 3155, expires 10/2032").click()
+        await expect(cards).to_have_count(1)
+        await expect(section.locator(".cards-status")).to_have_text("Card removed")
+
+        # A typo is caught on the page, before anything is sent anywhere.
+        await _save(tab, "4242", "11/33")
+        await expect(section.get_by_role("alert")).to_have_text(
+            "Enter the card number (12 to 19 digits)"
+        )
+
+        async with db.sessions() as session:
+            stored = (await session.scalars(select(Card))).all()
+        assert [(c.user_id, c.last4, c.exp_month, c.exp_year, c.is_default) for c in stored] == [
+            ("alice", "4242", 11, 2033, True)
+        ]
+
+        # What the page sent to our server: no number, no CVC, no expiry, ever.
+        to_us = tab.sent_to(server.url)
+        for secret in ("4242424242424242", "4000002500003155", "4242 4242", "321", "456", "11/33"):
+            assert secret not in to_us, secret
+        bodies = [json.loads(body) for body in tab.posted_to(server.url) if body]
+        assert {key for body in bodies for key in body} <= {"sub", "setup_intent_id"}, bodies
+        assert sum("setup_intent_id" in body for body in bodies) == 2
+        # The card itself went to the stand-in, confirmed with the SetupIntent's secret.
+        confirms = tab.posted_to(f"{localstripe.url}/v1/setup_intents/")
+        assert any('"number":"4242424242424242"' in body for body in confirms)
+        assert tab.problems == []
+    finally:
+        await context.close()
