@@ -8,6 +8,7 @@ Screenshots land in test-artifacts/browser/.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.async_api import expect
@@ -37,7 +38,11 @@ async def _lot(db, title: str) -> Lot:
 async def test_a_seller_creates_a_lot_and_follows_it_to_its_result(browser, start_server, db):
     server = await start_server(dev_mode=True)
     seller = await open_desk(
-        browser, f"{server.url}/seller", as_name="Sam the seller", locale="de-DE"
+        browser,
+        f"{server.url}/seller",
+        as_name="Sam the seller",
+        locale="de-DE",
+        timezone="Europe/Berlin",
     )
     page = seller.page
     try:
@@ -58,6 +63,7 @@ async def test_a_seller_creates_a_lot_and_follows_it_to_its_result(browser, star
         await editor.get_by_label("Starting price (USD)").fill("450,00")  # de-DE decimal comma
         await editor.get_by_label(re.compile(r"^Reserve price \(USD\)")).fill("600")
         await editor.get_by_label(re.compile(r"^Bid increment \(USD\)")).fill("25,00")
+        await editor.get_by_label("Closes at").fill("2026-12-24T18:30")  # Berlin: 17:30 UTC
         await editor.get_by_role("button", name="Create lot").click()
         await expect(seller.status).to_have_text(
             re.compile(r"^“Marquetry sewing box” was created; bidding closes ")
@@ -69,6 +75,7 @@ async def test_a_seller_creates_a_lot_and_follows_it_to_its_result(browser, star
             60_000,
             2_500,
         )
+        assert created.ends_at.isoformat() == "2026-12-24T17:30:00+00:00"
         lots = seller.section("Your lots")
         item = lots.locator(f"[data-lot-id='{created.id}']")
         await expect(item).to_contain_text("no bids yet; starts at 450,00\xa0$")
@@ -126,6 +133,35 @@ async def test_the_seller_desk_fits_a_phone_and_withdraws_a_lot(browser, start_s
         await expect(seller.status).to_contain_text("was withdrawn.")
         await expect(seller.section("Results")).to_contain_text("Withdrawn.")
         assert seller.problems == []
+    finally:
+        await seller.context.close()
+
+
+async def test_a_lot_is_created_with_the_keyboard_only(browser, start_server, db):
+    """Skip link, Tab, typing and Enter: no mouse. It closes a day later by default."""
+    server = await start_server(dev_mode=True)
+    seller = await open_desk(
+        browser, f"{server.url}/seller", as_name="Sam the seller", timezone="America/New_York"
+    )
+    page = seller.page
+    try:
+        await page.reload()  # still signed in; the keyboard starts from the top
+        await expect(seller.section("New lot").get_by_label("Closes at")).to_be_visible()
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_role("link", name="Skip to the desk")).to_be_focused()
+        await page.keyboard.press("Enter")
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_label("Title")).to_be_focused()
+        await page.keyboard.type("Tortoiseshell tea caddy")
+        for _ in range(3):  # description, currency, starting price
+            await page.keyboard.press("Tab")
+        await expect(page.get_by_label("Starting price (USD)")).to_be_focused()
+        await page.keyboard.type("75")
+        await page.keyboard.press("Enter")
+        await expect(seller.status).to_contain_text("“Tortoiseshell tea caddy” was created")
+        lot = await _lot(db, "Tortoiseshell tea caddy")
+        assert lot.starting_price == 7500
+        assert timedelta(hours=23) < lot.ends_at - datetime.now(UTC) < timedelta(hours=25)
     finally:
         await seller.context.close()
 

@@ -42,9 +42,10 @@ async def open_desk(
     as_name: str | None,
     viewport: dict[str, int] = DESKTOP,
     locale: str = "en-US",
+    timezone: str = "UTC",
 ) -> DeskPage:
     """Open `url` (/seller or /admin) in a fresh context; sign in with the demo button."""
-    context = await browser.new_context(viewport=viewport, locale=locale, timezone_id="UTC")
+    context = await browser.new_context(viewport=viewport, locale=locale, timezone_id=timezone)
     tab = await DeskPage.open(context, url, as_name or "guest")
     assert isinstance(tab, DeskPage)
     if as_name is not None:

@@ -9,26 +9,13 @@ import {
   formatMoney,
   formatWhen,
   parseAmountInput,
+  statusText,
   table,
 } from "./common.js";
 import { deskErrorText } from "./errors.js";
 
 /** Payments the buyer may still pay: only these can be released. */
 const AWAITING = new Set(["CREATING", "REQUIRES_PAYMENT", "REQUIRES_ACTION", "PROCESSING"]);
-const STATUS_TEXT = {
-  CREATING: "Being created",
-  REQUIRES_PAYMENT: "Awaiting the buyer",
-  REQUIRES_ACTION: "Awaiting the buyer's bank",
-  PROCESSING: "Processing",
-  SUCCEEDED: "Paid",
-  FAILED: "Failed",
-  EXPIRED: "Expired",
-  CANCELED: "Cancelled",
-  PARTIALLY_REFUNDED: "Partly refunded",
-  REFUNDED: "Refunded",
-};
-
-export const statusText = (status) => STATUS_TEXT[status] || status;
 
 async function lotCell(titles, payment) {
   const title = await titles.title(payment.lot_id);

@@ -77,6 +77,23 @@ export function amountInputText(amount, currency) {
 
 export const formatMoney = money.formatMoney;
 
+/** A payment's status in words. */
+const PAYMENT_STATUS_TEXT = {
+  CREATING: "Being created",
+  REQUIRES_PAYMENT: "Awaiting the buyer",
+  REQUIRES_ACTION: "Awaiting the buyer's bank",
+  PROCESSING: "Processing",
+  SUCCEEDED: "Paid",
+  FAILED: "Failed",
+  EXPIRED: "Expired",
+  CANCELED: "Cancelled",
+  PARTIALLY_REFUNDED: "Partly refunded",
+  REFUNDED: "Refunded",
+};
+
+export const statusText = (status) => PAYMENT_STATUS_TEXT[status] || status;
+
+
 /** A bare integer in a server message about money is minor units: show it in major units. */
 export function inMajorUnits(message, currency) {
   return String(message || "").replace(/(?<![\w.'])(\d+)(?![\w.'])/g, (digits) =>

@@ -2,10 +2,18 @@
 // the payments for them. Bidders appear by their public alias only.
 import { api, ApiError } from "../api.js";
 import { h } from "../dom.js";
-import { $, MessageLine, confirmButton, formatMoney, formatWhen, startDesk, table } from "./common.js";
+import {
+  $,
+  MessageLine,
+  confirmButton,
+  formatMoney,
+  formatWhen,
+  startDesk,
+  statusText,
+  table,
+} from "./common.js";
 import { deskErrorText } from "./errors.js";
 import { LotEditor } from "./lot_form.js";
-import { statusText } from "./admin_payments.js";
 
 const messages = new MessageLine($("messages"));
 const EDITABLE = new Set(["SCHEDULED", "OPEN"]);
