@@ -36,7 +36,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
 RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin app \
-    && mkdir -p /app/var && chown 10001:10001 /app/var
+    && mkdir -p /app/var/media && chown -R 10001:10001 /app/var
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 

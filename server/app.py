@@ -16,7 +16,7 @@ from functools import partial
 from aiohttp import web
 from socketio import AsyncServer
 
-from server import auctions, notifications, payments
+from server import auctions, media, notifications, payments
 from server import web as demo_page
 from server.cards import views as card_views
 from server.contract import asyncapi, openapi
@@ -104,6 +104,7 @@ def create_app(
     openapi.setup_routes(app, settings)
     asyncapi.setup_routes(app)
     auctions.setup_routes(app)
+    media.setup_routes(app, settings)
     payments.setup_routes(app)
     user_views.setup_routes(app)
     card_views.setup_routes(app)

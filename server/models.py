@@ -5,7 +5,7 @@ from server.cards.models import Card
 from server.core.db import Base
 from server.notifications.models import OutboxMessage
 from server.payments.models import Payment, PaymentAttempt, PaymentStatus, Refund, StripeEvent
-from server.users.models import User
+from server.users.models import User, WatchedLot
 
 __all__ = [
     "Base",
@@ -22,4 +22,5 @@ __all__ = [
     "Refund",
     "StripeEvent",
     "User",
+    "WatchedLot",
 ]

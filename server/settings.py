@@ -102,6 +102,8 @@ class Settings:
     #: Cap of the exponential backoff between retries of one Stripe request.
     stripe_retry_max_seconds: float = 300.0
     max_request_bytes: int = 1024 * 1024
+    #: The largest lot image a seller may upload (`MEDIA_MAX_BYTES`).
+    media_max_bytes: int = 10 * 1024 * 1024
     socketio_channel: str = "auction-socketio"
     #: The longest wait between two attempts to re-subscribe to Redis.
     redis_retry_max_seconds: float = 2.0
@@ -182,6 +184,9 @@ class Settings:
             ),
             gc_thresholds=reader.gc_thresholds("GC_THRESHOLDS", (50_000, 20, 100)),
             workers=reader.integer("WORKERS", 1, minimum=1, maximum=64),
+            media_max_bytes=reader.integer(
+                "MEDIA_MAX_BYTES", 10 * 1024 * 1024, minimum=1024, maximum=100 * 1024 * 1024
+            ),
             dev_mode=dev,
             extra=reader.generated,
         )

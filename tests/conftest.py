@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -89,8 +90,9 @@ async def db(shared_db: Database) -> Database:
 
 
 @pytest.fixture
-def settings(test_database: TestDatabase, localstripe: LocalStripe) -> Settings:
+def settings(test_database: TestDatabase, localstripe: LocalStripe, tmp_path: Path) -> Settings:
     return Settings(
+        data_dir=tmp_path / "data",
         stripe_secret_key="sk_test_" + "c" * 24,
         stripe_publishable_key="pk_test_" + "d" * 24,
         stripe_webhook_secrets=(WEBHOOK_SECRET,),

@@ -203,6 +203,7 @@ async def test_the_schemas_hold_the_spec_fields_and_say_what_may_be_null(documen
         "seq": 0,
         "has_reserve": False,
         "closed_at": None,
+        "images": [],
     }
     lot_validator.validate(good)
     assert not lot_validator.is_valid({**good, "starting_price": 1.5}), "amounts are integers"

@@ -73,7 +73,16 @@ def lot_view(context: AppContext, lot: Lot) -> dict[str, Any]:
         "status": lot.status,
         "seq": lot.seq,
         "closed_at": lot.closed_at,
+        "images": [image_view(image) for image in lot.images],
     }
+
+
+#: What the public sees of a stored image (`server.media` keeps more: keys, sizes).
+IMAGE_FIELDS = ("id", "url", "thumb_url", "width", "height", "content_type")
+
+
+def image_view(image: dict[str, Any]) -> dict[str, Any]:
+    return {name: image[name] for name in IMAGE_FIELDS}
 
 
 def put_on_offer(lot: Lot, bid: Bid) -> None:

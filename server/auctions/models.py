@@ -68,6 +68,11 @@ class Lot(TimestampMixin, Base):
     # Per-lot event counter: grows by one for every event emitted to the lot room.
     seq: Mapped[int] = mapped_column(default=0, server_default="0")
     closed_at: Mapped[datetime | None]
+    # The lot's images in display order (the first is the cover): what `server.media`
+    # stored for each. Kept on the row so every Lot view carries them without a query.
+    images: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
 
 
 class Bid(Base):

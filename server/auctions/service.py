@@ -164,7 +164,7 @@ async def close_lot(
                 raise NotFound("Lot not found")
             return None
         if actor is not None:
-            _require_manager(actor, lot)
+            require_manager(actor, lot)
             if lot.status != LotStatus.OPEN:
                 raise conflict(
                     "lot_not_open", f"Only an OPEN lot can be closed; it is {lot.status}"
@@ -206,7 +206,7 @@ async def cancel_lot(context: AppContext, lot_id: int, actor: Identity) -> dict[
         lot = await uow.session.scalar(select(Lot).where(Lot.id == lot_id).with_for_update())
         if lot is None:
             raise NotFound("Lot not found")
-        _require_manager(actor, lot)
+        require_manager(actor, lot)
         if lot.status not in (LotStatus.SCHEDULED, LotStatus.OPEN):
             raise conflict(
                 "lot_not_open",
@@ -220,7 +220,7 @@ async def cancel_lot(context: AppContext, lot_id: int, actor: Identity) -> dict[
     return view
 
 
-def _require_manager(actor: Identity, lot: Lot) -> None:
+def require_manager(actor: Identity, lot: Lot) -> None:
     if actor.is_admin or (actor.role == "seller" and actor.sub == lot.seller_id):
         return
     if actor.role == "seller":

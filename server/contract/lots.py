@@ -18,6 +18,7 @@ from server.contract.base import (
     Timestamp,
 )
 from server.contract.common import Cursor
+from server.contract.media import Image
 from server.contract.query import Query
 from server.contract.statuses import LotStatus
 from server.core.currencies import CURRENCIES
@@ -168,6 +169,7 @@ class Lot(Resource):
     status: LotStatus
     seq: Annotated[int, Field(description="The lot's event counter: the seq of its latest event")]
     closed_at: datetime | None
+    images: Annotated[list[Image], Field(description="In display order; the first is the cover")]
 
 
 class LotPage(Resource):

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from server.contract import cards, lots, payments, users
+from server.contract import cards, lots, media, payments, users
 from server.contract.base import NO_NUL_PATTERN
 from server.contract.common import Error, Health, Readiness
 from server.contract.query import Query
@@ -31,7 +31,7 @@ ERRORS = {
     403: ("forbidden", "The caller's role or relation to the resource does not allow this"),
     404: ("not_found", "No such resource, or not the caller's"),
     409: ("conflict", "The resource's state does not allow this; the code names the state"),
-    413: ("validation_error", "The request body is larger than 1 MiB"),
+    413: ("validation_error", "The request body is larger than allowed (1 MiB; an image 10 MB)"),
     429: ("rate_limited", "Too many requests"),
     502: ("refund_failed", "Stripe refused the request"),
     503: ("unavailable", "A service this depends on is unavailable; retry later"),
@@ -40,6 +40,7 @@ ERRORS = {
 PATH_PARAMETERS: dict[str, Schema] = {
     "lot_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
     "payment_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    "image_id": {"type": "string", "pattern": media.IMAGE_ID_PATTERN},
     "sub": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": NO_NUL_PATTERN},
     "card_id": {"type": "string", "pattern": "^pm_[A-Za-z0-9_]{1,250}$"},
 }
@@ -148,6 +149,53 @@ OPERATIONS: tuple[Operation, ...] = (
         "Withdraw a lot that is not yet closed (admin, the lot's seller)",
         lots.Lot,
         errors=(*_auth("seller"), 404, 409),
+        auth=True,
+    ),
+    Operation(
+        "post",
+        "/api/lots/{lot_id}/images",
+        "Add an image to a lot (its seller, admin) until it closes: multipart/form-data with"
+        " one part `file`, a JPEG, PNG or WebP image (read from its bytes, not its name) of at"
+        " most MEDIA_MAX_BYTES (10 MB); stored re-encoded without its metadata, with a"
+        " thumbnail. 409 `lot_not_open` once closed, `too_many_images` past 20",
+        media.Image,
+        ok=201,
+        errors=(400, *_auth("seller"), 404, 409, 413),
+        auth=True,
+        extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                            "required": ["file"],
+                            "additionalProperties": False,
+                        },
+                        "encoding": {"file": {"contentType": "image/jpeg, image/png, image/webp"}},
+                    }
+                },
+            }
+        },
+    ),
+    Operation(
+        "put",
+        "/api/lots/{lot_id}/images/order",
+        "Put a lot's images in this order, the first being the cover (its seller, admin)."
+        " 409 `images_changed` unless it names each image of the lot once, `lot_not_open`"
+        " once closed",
+        lots.Lot,
+        errors=(400, *_auth("seller"), 404, 409, 413),
+        auth=True,
+        body=media.ImageOrder,
+    ),
+    Operation(
+        "delete",
+        "/api/lots/{lot_id}/images/{image_id}",
+        "Remove an image of a lot and its files (its seller, admin), at any time",
+        lots.Lot,
+        errors=(*_auth("seller"), 404),
         auth=True,
     ),
     Operation(

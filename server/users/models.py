@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.contract.statuses import Role
@@ -29,3 +29,15 @@ class User(TimestampMixin, Base):
     suspension_lifted_at: Mapped[datetime | None]
     #: The user's Stripe Customer (`cus_...`), created when they first save a card.
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+
+
+class WatchedLot(Base):
+    """A lot on a user's watchlist."""
+
+    __tablename__ = "watchlist"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    lot_id: Mapped[int] = mapped_column(
+        ForeignKey("lots.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -71,6 +71,22 @@ export interface ErrorBody {
   min_next_bid?: number | null;
 }
 
+/**
+ * One image of a lot. Both URLs are on this server (`/media/...`) unless a remote store
+ * is configured; the files never change, so they may be cached for a long time.
+ */
+export interface Image {
+  id: string;
+  /** The image, at most 2048 pixels on its long side */
+  url: string;
+  /** A thumbnail, at most 480 pixels */
+  thumb_url: string;
+  /** Of the image at `url`, in pixels */
+  width: number;
+  height: number;
+  content_type: string;
+}
+
 /** Join the lot's room; the ack carries a fresh snapshot. */
 export interface JoinLot {
   lot_id: number;
@@ -124,6 +140,8 @@ export interface Lot {
   /** The lot's event counter: the seq of its latest event */
   seq: number;
   closed_at: string | null;
+  /** In display order; the first is the cover */
+  images: Image[];
 }
 
 /** A late bid pushed the end out (anti-sniping). */
