@@ -273,6 +273,13 @@ async def test_the_lot_page_reconnects_catches_up_and_the_account_page_takes_the
         panel = alice.payment
         await expect(panel.get_by_role("heading")).to_have_text(f"Pay for “{bowl}”")
         await expect(panel.locator(".total")).to_have_text("¥3,850")
+        # A failed check speaks our words, never Stripe's raw text.
+        await alice.pay(CARD_3DS)
+        await page.get_by_role("button", name="Fail authentication").click()
+        await expect(panel.locator(".message")).to_contain_text(
+            "Your bank could not confirm the payment (the 3-D Secure check was not completed)."
+        )
+        await expect(panel).not_to_contain_text("unable to authenticate")
         await alice.pay(CARD_3DS)
         await page.get_by_role("button", name="Complete authentication").click()
         await expect(panel.locator(".message")).to_contain_text("Paid ¥3,850. The lot is yours.")

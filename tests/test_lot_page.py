@@ -7,6 +7,7 @@ Screenshots land in test-artifacts/browser/.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -17,11 +18,13 @@ from playwright.async_api import Browser, async_playwright, expect
 from tests.support.browser import (
     CHROMIUM,
     DESKTOP,
+    PHONE,
     LAUNCH_ARGS,
     BidderPage,
+    no_horizontal_overflow,
     open_lot,
 )
-from tests.support.factories import create_lot
+from tests.support.factories import bid, create_lot
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
@@ -77,6 +80,225 @@ async def test_a_decimal_comma_in_a_german_browser_places_exactly_450_00(browser
         assert await bids_of(server, lot["id"]) == [(45_000, False)]
         await expect(lot_tab.price).to_have_text("450,00\xa0€")
         await tab.shot("lot-de-DE-decimal-comma")
+        assert tab.problems == []
+    finally:
+        await tab.context.close()
+
+
+async def sign_in_with(tab: BidderPage, token: str, name: str, sub: str) -> None:
+    """Put a token in the browser's storage as the page itself keeps it."""
+    await tab.page.evaluate(
+        "([token, name, sub]) => localStorage.setItem('auction.session',"
+        " JSON.stringify({user: {sub, name}, token}))",
+        [token, name, sub],
+    )
+
+
+async def test_a_large_bid_asks_for_confirmation_and_bidding_works_by_keyboard_alone(
+    browser, start_server
+):
+    server = await start_server(dev_mode=True)
+    lot = await create_lot(server, title="Georgian silver teapot", starting_price=10_000)
+    tab = await open_tab(browser, server.url, "alice")
+    try:
+        await tab.sign_in("Alice")
+        lot_tab = await open_lot(tab, server.url, lot["id"])
+        page, box = lot_tab.page, lot_tab.page.get_by_label("Your bid (USD)")
+        # Keyboard only: the skip link, then the bid box.
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_role("link", name="Skip to bidding")).to_be_focused()
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#bid-heading")).to_be_focused()
+        await page.keyboard.press("Tab")
+        await expect(box).to_be_focused()
+        await page.keyboard.press("ControlOrMeta+a")
+        await page.keyboard.type("9999999999999")
+        await page.keyboard.press("Enter")
+        # A bid far above the minimum stops for a confirmation, focused, with the amount in it.
+        confirm = page.get_by_role("button", name="Confirm bid of $9,999,999,999,999.00")
+        await expect(confirm).to_be_focused()
+        await expect(page.locator("#confirm-text")).to_have_text(
+            "Do you want to bid $9,999,999,999,999.00? "
+            "That is 99999999999 times the minimum bid of $100.00."
+        )
+        await tab.shot("lot-confirm-huge-bid")
+        await page.keyboard.press("Escape")
+        await expect(page.locator("#confirm")).to_be_hidden()
+        await expect(box).to_be_focused()
+        assert await bids_of(server, lot["id"]) == []
+        # Three times the minimum: confirmed with Enter, placed exactly.
+        await page.keyboard.press("ControlOrMeta+a")
+        await page.keyboard.type("300")
+        await page.keyboard.press("Enter")
+        await expect(page.get_by_role("button", name="Confirm bid of $300.00")).to_be_focused()
+        await page.keyboard.press("Enter")
+        await expect(lot_tab.message).to_have_text("Your bid of $300.00 is the highest.")
+        assert await bids_of(server, lot["id"]) == [(30_000, False)]
+        # Just under three times the next minimum: no confirmation.
+        await lot_tab.bid("320")
+        await expect(lot_tab.message).to_have_text("You already hold the highest bid.")
+        await expect(page.locator("#confirm")).to_be_hidden()
+        # "Change the amount" also leaves without bidding.
+        bob = await server.socket("bob")
+        assert (await bob.call("place_bid", bid(lot["id"], 31_000)))["ok"]
+        await expect(lot_tab.message).to_contain_text("You were outbid")
+        await lot_tab.bid("5000")
+        await page.get_by_role("button", name="Change the amount").click()
+        await expect(box).to_be_focused()
+        await expect(lot_tab.message).to_be_empty()
+        assert [amount for amount, _ in await bids_of(server, lot["id"])] == [31_000, 30_000]
+        assert tab.problems == []
+    finally:
+        await tab.context.close()
+
+
+async def test_maximum_bids_fight_and_the_history_marks_the_automatic_ones(browser, start_server):
+    server = await start_server(dev_mode=True)
+    lot = await create_lot(
+        server, title="Victorian writing box", starting_price=4000, bid_increment=500
+    )
+    alice = await open_tab(browser, server.url, "alice")
+    bob = await open_tab(browser, server.url, "bob", viewport=PHONE)
+    try:
+        await alice.sign_in("Alice")
+        await bob.sign_in("Bob")
+        a = await open_lot(alice, server.url, lot["id"])
+        b = await open_lot(bob, server.url, lot["id"])
+        await a.set_max("100.50")
+        await expect(a.message).to_have_text(
+            "Your maximum of $100.50 is set, and you are the highest bidder. "
+            "We bid for you up to it."
+        )
+        await expect(b.price).to_have_text("$40.00")
+        await b.set_max("80")
+        await expect(b.message).to_have_text(
+            "Your maximum of $80.00 is set, but another bidder's maximum is higher."
+        )
+        await expect(a.price).to_have_text("$85.00")
+        await expect(a.page.locator("#lot-leader")).to_have_text("You are the highest bidder.")
+        # Bob bids past his maximum by hand; Alice's maximum answers again.
+        await b.bid("90")
+        await expect(b.message).to_contain_text("You were outbid")
+        await expect(b.price).to_have_text("$95.00")
+        rows = a.page.locator("#history-rows tr")
+        await expect(rows.first).to_contain_text("auto")
+        await expect(rows.first).to_contain_text("(you)")
+        await expect(rows.first).to_contain_text("$95.00")
+        history = await bids_of(server, lot["id"])
+        assert history[0] == (9500, True) and (9000, False) in history
+        # Alice's maximum is hers to see: on her page after a reload, never on Bob's.
+        await a.page.reload()
+        await expect(a.page.locator("#max-hint")).to_have_text(
+            "Your maximum: $100.50 (only you see it). You can raise it."
+        )
+        assert "100.50" not in await b.page.locator("#lot-page").inner_text()
+        await alice.shot("lot-maxima-alice")
+        await bob.shot("lot-maxima-bob-phone")
+        assert alice.problems == [] and bob.problems == []
+    finally:
+        await alice.context.close()
+        await bob.context.close()
+
+
+async def test_buy_now_after_a_confirmation_closes_the_lot_and_asks_for_payment(
+    browser, start_server
+):
+    server = await start_server(dev_mode=True)
+    lot = await create_lot(
+        server, title="Lalique glass vase", starting_price=5000, buy_now_price=30_000
+    )
+    bob = await open_tab(browser, server.url, "bob")
+    alice = await open_tab(browser, server.url, "alice", viewport=PHONE)
+    try:
+        await bob.sign_in("Bob")
+        await alice.sign_in("Alice")
+        b = await open_lot(bob, server.url, lot["id"])
+        a = await open_lot(alice, server.url, lot["id"])
+        await b.page.get_by_role("button", name="Buy now for $300.00").click()
+        await expect(b.page.locator("#confirm-text")).to_contain_text(
+            "Do you want to buy this lot now for $300.00?"
+        )
+        await b.page.get_by_role("button", name="Confirm: buy for $300.00").click()
+        await expect(b.page.locator("#lot-badge")).to_have_text("Awaiting payment")
+        await expect(bob.payment.get_by_role("heading")).to_have_text(
+            "Pay for “Lalique glass vase”"
+        )
+        await expect(bob.payment.locator(".total")).to_have_text("$300.00")
+        await expect(a.page.locator("#lot-badge")).to_have_text("Awaiting payment")
+        await expect(a.page.get_by_role("button", name=re.compile("Buy now"))).to_have_count(0)
+        await expect(a.page.locator("#bid-closed")).to_have_text("Bidding on this lot has ended.")
+        await bob.shot("lot-buy-now")
+        assert bob.problems == [] and alice.problems == []
+    finally:
+        await bob.context.close()
+        await alice.context.close()
+
+
+async def test_trust_reserve_tabs_expired_sign_in_and_a_phone_with_large_amounts(
+    browser, start_server, make_token
+):
+    server = await start_server(dev_mode=True)
+    lot = await create_lot(
+        server, title="Regency mahogany bracket clock", starting_price=5000, reserve_price=10_000
+    )
+    big = await create_lot(
+        server, title="Imperial jade seal", starting_price=30_000_000, currency="usd"
+    )
+    alice = await open_tab(browser, server.url, "alice", viewport=PHONE)
+    try:
+        await alice.sign_in("Alice")
+        a = await open_lot(alice, server.url, lot["id"])
+        await expect(a.page.locator("#lot-reserve")).to_have_text("Reserve not met yet.")
+        await a.bid("60")
+        await expect(a.page.locator("#lot-reserve")).to_have_text("Reserve not met yet.")
+        bob = await server.socket("bob")
+        assert (await bob.call("place_bid", bid(lot["id"], 7000)))["ok"]
+        # Her own bid meets the reserve: the line changes at once.
+        await a.bid("100")
+        await expect(a.message).to_have_text("Your bid of $100.00 is the highest.")
+        await expect(a.page.locator("#lot-reserve")).to_have_text("Reserve met.")
+
+        # A second tab of the same browser starts signed in.
+        second = await alice.context.new_page()
+        await second.goto(f"{server.url}/lots/{lot['id']}")
+        await expect(second.get_by_text("Bidding as Alice")).to_be_visible()
+        await expect(second.locator("#lot-leader")).to_have_text("You are the highest bidder.")
+        await second.close()
+
+        # Large amounts on a phone: nothing sticks out, not even the confirmation.
+        g = await open_lot(alice, server.url, big["id"])
+        await g.bid("999999.99")
+        await expect(g.page.locator("#confirm")).to_be_visible()
+        assert await no_horizontal_overflow(g.page) == []
+        await g.page.get_by_role("button", name="Confirm bid of $999,999.99").click()
+        await expect(g.price).to_have_text("$999,999.99")
+        assert await no_horizontal_overflow(g.page) == []
+        await alice.shot("lot-large-amount-phone")
+        await g.page.goto(server.url)
+        await expect(g.page.locator("article.tile")).to_have_count(2)
+        assert await no_horizontal_overflow(g.page) == []
+        await alice.shot("catalogue-phone")
+        assert alice.problems == []
+    finally:
+        await alice.context.close()
+
+    # A sign-in that runs out while the page is open says so; so does one found expired.
+    tab = await open_tab(browser, server.url, "carol")
+    try:
+        await sign_in_with(tab, make_token("carol", name="Carol", ttl_seconds=4), "Carol", "carol")
+        await tab.page.goto(f"{server.url}/lots/{lot['id']}")
+        await expect(tab.page.get_by_text("Bidding as Carol")).to_be_visible()
+        await expect(tab.page.locator("#session [role=alert]")).to_have_text(
+            "Your sign-in expired. Sign in again to bid.", timeout=30_000
+        )
+        await expect(tab.page.get_by_role("button", name="Sign in as Alice")).to_be_visible()
+        await sign_in_with(
+            tab, make_token("carol", name="Carol", ttl_seconds=-60), "Carol", "carol"
+        )
+        await tab.page.reload()
+        await expect(tab.page.locator("#session [role=alert]")).to_have_text(
+            "Your sign-in as Carol expired. Sign in again to bid."
+        )
         assert tab.problems == []
     finally:
         await tab.context.close()

@@ -176,9 +176,21 @@ export class BidBox {
     if (ack.ok) {
       this.pending = null;
       this.dirty.bid = false;
-      this.page.remember(ack.bid.bidder);
+      if (ack.bid) this.page.remember(ack.bid.bidder);
       this.page.after(ack);
-      this.page.say(`Your bid of ${formatMoney(ack.bid.amount, lot.currency)} is the highest.`, "done");
+      const money = (value) => formatMoney(value, lot.currency);
+      const placed = money(ack.bid ? ack.bid.amount : amount);
+      if (ack.leading === false) {
+        // Placed, and answered at once by another bidder's maximum in the same moment.
+        const now = this.page.lot();
+        this.page.say(
+          `You were outbid: your bid of ${placed} was placed, but another bidder's maximum ` +
+            `answered it at ${money(now.current_bid)}. Bid at least ${money(now.min_next_bid)} to lead.`,
+          "error",
+        );
+        return;
+      }
+      this.page.say(`Your bid of ${placed} is the highest.`, "done");
       return;
     }
     if (ack.error.code !== "unavailable") this.pending = null;

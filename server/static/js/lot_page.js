@@ -63,6 +63,7 @@ class LotPage {
   after(ack) {
     if (ack.lot) this.show(ack.lot);
     if (typeof ack.leading === "boolean") this.leading = ack.leading;
+    if (ack.leading && ack.lot && ack.lot.high_bidder) this.remember(ack.lot.high_bidder);
     for (const input of ["bid-amount", "max-amount"]) $(input).removeAttribute("aria-invalid");
     this.render();
   }
