@@ -18,8 +18,8 @@ from playwright.async_api import Browser, async_playwright, expect
 from tests.support.browser import (
     CHROMIUM,
     DESKTOP,
-    PHONE,
     LAUNCH_ARGS,
+    PHONE,
     BidderPage,
     no_horizontal_overflow,
     open_lot,
