@@ -39,6 +39,7 @@ from server.realtime.hub import Hub, make_socketio_server
 from server.realtime.namespace import AuctionNamespace
 from server.scheduling.scheduler import Scheduler
 from server.settings import Settings
+from server.users import me as user_me
 from server.users import views as user_views
 from server.users.service import SeenUsers
 
@@ -107,6 +108,7 @@ def create_app(
     media.setup_routes(app, settings)
     payments.setup_routes(app)
     user_views.setup_routes(app)
+    user_me.setup_routes(app)
     card_views.setup_routes(app)
     notifications.setup_routes(app)
     demo_page.setup_routes(app)

@@ -177,6 +177,15 @@ class LotPage(Resource):
     next_cursor: Annotated[str | None, Field(description="Null on the last page")]
 
 
+class LotList(Resource):
+    items: list[Lot]
+
+
+class Watching(Resource):
+    lot_id: int
+    watching: Annotated[bool, Field(description="Whether the caller now watches the lot")]
+
+
 class Bid(Resource):
     id: int
     lot_id: int

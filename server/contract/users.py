@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field
 
 from server.contract.base import Contract, Resource, matching
+from server.contract.query import Query
 from server.contract.statuses import Role
 
 
@@ -20,6 +21,28 @@ class User(Resource):
     suspended: Annotated[bool, Field(description="Too many strikes to bid")]
     suspension_lifted_at: datetime | None
     created_at: datetime
+
+
+class Me(User):
+    """`GET /api/me`: the caller, with the strike rule in words."""
+
+    nonpayment_strikes: Annotated[
+        int, Field(description="Strikes at which a user may no longer bid (NONPAYMENT_STRIKES)")
+    ]
+    strikes_explained: Annotated[
+        str, Field(description="What strikes are and where the caller stands, in words")
+    ]
+
+
+class UserList(Resource):
+    items: Annotated[list[User], Field(description="Most strikes first, at most `limit`")]
+
+
+class AdminUsersQuery(Query):
+    suspended: Annotated[
+        bool | None, Field(description="true: only the users who may not bid for strikes")
+    ] = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
 
 
 class DevLoginRequest(Contract):

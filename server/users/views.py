@@ -13,6 +13,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from server.auctions.lifecycle import utcnow
+from server.contract.query import parse_query
+from server.contract.users import AdminUsersQuery
 from server.core.context import AppContext, context_of
 from server.core.errors import NotFound, conflict
 from server.core.http import json_response, require_identity
@@ -54,6 +56,23 @@ async def get_user(request: web.Request) -> web.Response:
         return json_response(user_view(context, user))
 
 
+async def list_users(request: web.Request) -> web.Response:
+    """Users for admins, most strikes first; `suspended=true`: those who may not bid."""
+    require_identity(request, "admin")
+    query = parse_query(AdminUsersQuery, request.query)
+    context = context_of(request)
+    limit = context.settings.nonpayment_strikes
+    statement = select(User).order_by(User.strikes.desc(), User.id).limit(query.limit)
+    if query.suspended is True:
+        statement = statement.where(User.strikes >= limit)
+    elif query.suspended is False:
+        statement = statement.where(User.strikes < limit)
+    async with context.db.unit_of_work() as uow:
+        users = (await uow.session.scalars(statement)).all()
+        items = [user_view(context, user) for user in users]
+    return json_response({"items": items})
+
+
 async def lift_suspension(request: web.Request) -> web.Response:
     """Clear a suspended bidder's strikes so they may bid again."""
     admin = require_identity(request, "admin")
@@ -76,4 +95,5 @@ async def lift_suspension(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     # `.+`: subjects may contain slashes (some identity providers use URLs).
     app.router.add_post("/api/admin/users/{sub:.+}/lift-suspension", lift_suspension)
+    app.router.add_get("/api/admin/users", list_users)
     app.router.add_get("/api/admin/users/{sub:.+}", get_user)
