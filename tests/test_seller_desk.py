@@ -7,10 +7,13 @@ Screenshots land in test-artifacts/browser/.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from PIL import Image
 from playwright.async_api import expect
 from sqlalchemy import select
 
@@ -162,6 +165,74 @@ async def test_a_lot_is_created_with_the_keyboard_only(browser, start_server, db
         lot = await _lot(db, "Tortoiseshell tea caddy")
         assert lot.starting_price == 7500
         assert timedelta(hours=23) < lot.ends_at - datetime.now(UTC) < timedelta(hours=25)
+    finally:
+        await seller.context.close()
+
+
+def _png(path: Path, size: tuple[int, int], *, noise: bool = False) -> Path:
+    if noise:
+        image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    else:
+        image = Image.new("RGB", size, (180, 120, 60))
+    image.save(path, format="PNG")
+    return path
+
+
+async def test_a_lot_created_with_images_shows_its_thumbnails(browser, start_server, db, tmp_path):
+    """The desk refuses a GIF and a too-large photo in the seller's words, uploads the rest,
+    and the lot shows its thumbnail on the desk and in the catalogue."""
+    server = await start_server(dev_mode=True, media_max_bytes=1024 * 1024)
+    front = _png(tmp_path / "front.png", (1200, 900))
+    back = _png(tmp_path / "back.png", (800, 600))
+    huge = _png(tmp_path / "huge.png", (1000, 1000), noise=True)
+    gif = tmp_path / "spinning.gif"
+    Image.new("RGB", (40, 40)).save(gif, format="GIF")
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("not a photo at all")
+    seller = await open_desk(browser, f"{server.url}/seller", as_name="Sam the seller")
+    page = seller.page
+    try:
+        editor = seller.section("New lot")
+        await editor.get_by_label("Title").fill("Carved jade belt hook")
+        await editor.get_by_label("Starting price (USD)").fill("320")
+        await editor.get_by_label("Images").set_input_files([front, gif, huge, fake, back])
+        await editor.get_by_role("button", name="Create lot").click()
+        await expect(seller.alert).to_have_text(
+            re.compile(
+                r"^“Carved jade belt hook” was created; bidding closes .+\. 2 images uploaded\. "
+                r"“spinning\.gif” is not a JPEG, PNG or WebP image, so it cannot be uploaded\. "
+                r"“huge\.png” is 2\.9 MB; an image can be at most 1 MB\. "
+                r"“notes\.jpg” was not uploaded: .+\.$"
+            )
+        )
+        await expect(seller.status).to_be_empty()
+        lot = await _lot(db, "Carved jade belt hook")
+        status, body = await server.request("GET", f"/api/lots/{lot.id}")
+        assert status == 200 and len(body["images"]) == 2
+        assert all(image["thumb_url"].startswith("/media/") for image in body["images"])
+
+        item = seller.section("Your lots").locator(f"[data-lot-id='{lot.id}']")
+        thumb = item.locator("img")
+        await expect(thumb).to_have_attribute("src", body["images"][0]["thumb_url"])
+        assert await thumb.evaluate("img => img.complete && img.naturalWidth > 0")
+        await seller.shot("seller-03-lot-with-image")
+
+        # Edit: the thumbnails, each removable; the cover goes, the other stays.
+        await item.get_by_role("button", name="Edit “Carved jade belt hook”").click()
+        form = seller.section("Edit “Carved jade belt hook”")
+        gallery = form.get_by_role("list", name="Images of “Carved jade belt hook”")
+        await expect(gallery.get_by_role("img")).to_have_count(2)
+        await gallery.get_by_role("button", name="Remove image 1").click()
+        await expect(seller.status).to_have_text("Image 1 of “Carved jade belt hook” was removed.")
+        await expect(gallery.get_by_role("img")).to_have_count(1)
+        status, body = await server.request("GET", f"/api/lots/{lot.id}")
+        assert len(body["images"]) == 1
+
+        # The catalogue shows the lot with its thumbnail.
+        await page.goto(server.url)
+        tile = page.locator("article.tile").filter(has_text="Carved jade belt hook")
+        await expect(tile.locator("img")).to_have_attribute("src", body["images"][0]["thumb_url"])
+        assert seller.problems == []
     finally:
         await seller.context.close()
 

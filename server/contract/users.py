@@ -83,6 +83,10 @@ class CurrencyDigits(Resource):
     three_decimal: list[str]
 
 
+class MediaLimits(Resource):
+    max_bytes: Annotated[int, Field(description="The largest image upload (MEDIA_MAX_BYTES)")]
+
+
 class DemoConfig(Resource):
     """What the demo page needs: public facts only."""
 
@@ -94,3 +98,4 @@ class DemoConfig(Resource):
         list[DevUser],
         Field(description="The demo seller and admin for the desks; empty unless in dev mode"),
     ]
+    media: MediaLimits

@@ -44,6 +44,8 @@ def demo_config(settings: Settings) -> dict[str, Any]:
         },
         "demo_users": [],
         "desk_users": [],
+        # So the seller desk can refuse a too-large image before uploading it.
+        "media": {"max_bytes": settings.media_max_bytes},
     }
     if settings.dev_mode:
         config["demo_users"] = [

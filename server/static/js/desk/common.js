@@ -235,7 +235,7 @@ export function table(caption, headings, rows) {
  * its place (focus moves to "keep", the safe one); Escape or "keep" puts it back.
  */
 export function confirmButton({ label, question, confirmLabel, onConfirm, className = "secondary" }) {
-  const holder = h("span", { class: "confirm" });
+  const holder = h("span", { class: "desk-confirm" });
   const ask = h("button", { type: "button", class: className, text: label });
   const restore = () => {
     holder.replaceChildren(ask);
@@ -246,8 +246,8 @@ export function confirmButton({ label, question, confirmLabel, onConfirm, classN
     const no = h("button", { type: "button", class: "secondary", text: "Keep it", onclick: restore });
     const group = h(
       "span",
-      { class: "confirm-step", role: "group", "aria-label": question },
-      h("span", { class: "confirm-question", text: question }),
+      { class: "desk-confirm-step", role: "group", "aria-label": question },
+      h("span", { class: "desk-confirm-question", text: question }),
       yes,
       no,
     );

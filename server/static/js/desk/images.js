@@ -81,7 +81,7 @@ export function thumbnails(lot, { onRemove } = {}) {
   if (images.length === 0) return h("p", { class: "muted", text: "No images yet." });
   return h(
     "ul",
-    { class: "thumbs", "aria-label": `Images of “${lot.title}”` },
+    { class: "desk-thumbs", "aria-label": `Images of “${lot.title}”` },
     images.map((image, index) =>
       h(
         "li",

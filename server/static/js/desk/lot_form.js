@@ -60,7 +60,7 @@ export class LotEditor {
     this.fields.currency.input.addEventListener("change", () => this.relabel());
     this.fields.description.field.classList.add("wide");
     this.fields.title.field.classList.add("wide");
-    this.gallery = h("div", { class: "wide gallery" });
+    this.gallery = h("div", { class: "wide desk-gallery" });
     this.submit = h("button", { type: "submit" });
     this.stop = h("button", { type: "button", class: "secondary", text: "Stop editing", onclick: () => this.reset(true) });
     const f = this.fields;
