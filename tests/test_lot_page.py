@@ -7,14 +7,17 @@ Screenshots land in test-artifacts/browser/.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
+from tests.support.a11y import assert_accessible
 from tests.support.browser import (
     CHROMIUM,
     DESKTOP,
@@ -302,3 +305,91 @@ async def test_trust_reserve_tabs_expired_sign_in_and_a_phone_with_large_amounts
         assert tab.problems == []
     finally:
         await tab.context.close()
+
+
+def picture(size: tuple[int, int], hue: int) -> bytes:
+    """A small JPEG with some shape to it (a sky, a horizon and a sun), for the gallery."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, (30 + hue % 60, 90, 160))
+    draw = ImageDraw.Draw(image)
+    width, height = size
+    for y in range(height // 2, height):
+        shade = int(120 * (y - height / 2) / (height / 2))
+        draw.line([(0, y), (width, y)], fill=(140 - shade // 2, 110 + hue % 40, 70))
+    draw.ellipse(
+        [width * 0.6, height * 0.15, width * 0.8, height * 0.15 + width * 0.2], fill=(250, 210, 90)
+    )
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+async def upload_picture(server, lot_id: int, data: bytes) -> dict:
+    form = aiohttp.FormData()
+    form.add_field("file", io.BytesIO(data), filename="photo.jpg", content_type="image/jpeg")
+    status, image = await server.request(
+        "POST", f"/api/lots/{lot_id}/images", as_user="sam", role="seller", data=form
+    )
+    assert status == 201, image
+    return image
+
+
+async def test_photos_in_the_catalogue_and_gallery_and_no_serious_accessibility_problems(
+    browser, start_server
+):
+    server = await start_server(dev_mode=True, buyer_premium_bps=1500)
+    title = "Brass ship's chronometer"
+    lot = await create_lot(
+        server,
+        title=title,
+        starting_price=50_000,
+        bid_increment=2_500,
+        reserve_price=70_000,
+        description="Two-day marine chronometer by Thomas Mercer, St Albans, circa 1910, in a "
+        "three-tier brass-bound mahogany box. Running, with its original key.",
+    )
+    first = await upload_picture(server, lot["id"], picture((800, 600), 10))
+    second = await upload_picture(server, lot["id"], picture((800, 600), 50))
+    for who, amount in (("bob", 50_000), ("carol", 52_500), ("bob", 55_000)):
+        client = await server.socket(who)
+        assert (await client.call("place_bid", bid(lot["id"], amount)))["ok"]
+    for viewport, width in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        tab = await open_tab(browser, server.url, "alice", viewport=viewport)
+        try:
+            page = tab.page
+            tile = page.locator("article.tile").filter(has_text=title)
+            await expect(tile.locator("img")).to_have_attribute("src", first["thumb_url"])
+            await expect(tile.locator(".lot-number")).to_have_text(f"Lot #{lot['id']}")
+            await assert_accessible(page, f"the catalogue with photos, {width}")
+            await tab.sign_in("Alice")
+            lot_tab = await open_lot(tab, server.url, lot["id"])
+            gallery = page.locator("#gallery")
+            await expect(gallery.locator(".gallery-main")).to_have_attribute("src", first["url"])
+            await page.get_by_role("button", name="Show photo 2 of 2").click()
+            await expect(gallery.locator(".gallery-main")).to_have_attribute("src", second["url"])
+            await expect(page.get_by_role("button", name="Show photo 2 of 2")).to_have_attribute(
+                "aria-pressed", "true"
+            )
+            await page.get_by_role("button", name="Show photo 1 of 2").click()
+            # Three bids, and on the phone Alice's own from the desktop round.
+            rows = page.locator("#history-rows tr")
+            await expect(rows).to_have_count(3 if width == "desktop" else 4)
+            await assert_accessible(page, f"the lot page, signed in, {width}")
+            if width == "desktop":
+                await lot_tab.bid("600")
+                await expect(lot_tab.message).to_have_text("Your bid of $600.00 is the highest.")
+                await expect(page.locator("#lot-reserve")).to_have_text("Reserve not met yet.")
+                # The README's picture of the lot page.
+                await tab.shot("lot-page-readme", full_page=False)
+            await lot_tab.bid("1,000")
+            await expect(lot_tab.message).to_contain_text("could be read two ways")
+            await assert_accessible(page, f"the lot page with an error, {width}")
+            await page.goto(f"{server.url}/account")
+            await expect(page.locator("#bids li").filter(has_text=title)).to_be_visible()
+            await assert_accessible(page, f"the account page, {width}")
+            assert await no_horizontal_overflow(page) == []
+            await tab.shot(f"account-{width}")
+            assert tab.problems == []
+        finally:
+            await tab.context.close()
