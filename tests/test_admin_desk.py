@@ -187,6 +187,8 @@ async def test_suspensions_are_lifted_and_lots_closed_or_cancelled(browser, star
     server = await start_server(dev_mode=True)
     async with db.sessions() as session:
         session.add(User(id="carol", role="bidder", name="Carol", strikes=2))
+        session.add(User(id="dave", role="bidder", name="Dave", strikes=3))
+        session.add(User(id="erin", role="bidder", name="Erin", strikes=1))
         await session.commit()
     open_lot = await create_lot(server, title="Oak blanket chest", starting_price=5000)
     doomed = await create_lot(server, title="Cracked decanter", starting_price=5000)
@@ -209,8 +211,20 @@ async def test_suspensions_are_lifted_and_lots_closed_or_cancelled(browser, star
         await expect(admin.status).to_have_text(
             "The suspension of carol was lifted; they may bid again."
         )
+        # The list of suspended bidders: dave (carol's lift re-drew it); erin may bid.
+        listed = people.get_by_role("table", name="Suspended bidders")
+        await expect(listed.get_by_role("row")).to_have_count(2)
+        await expect(listed).to_contain_text("dave")
+        await listed.get_by_role("button", name="Lift the suspension of dave").click()
+        await listed.get_by_role("button", name="Yes, lift it").click()
+        await expect(admin.status).to_have_text(
+            "The suspension of dave was lifted; they may bid again."
+        )
+        await expect(people).to_contain_text("No bidder is suspended.")
         async with db.sessions() as session:
             assert (await session.get(User, "carol")).strikes == 0
+            assert (await session.get(User, "dave")).strikes == 0
+            assert (await session.get(User, "erin")).strikes == 1
 
         lots = admin.section("Lots not yet closed")
         await expect(lots).to_contain_text("$75.00")
