@@ -380,13 +380,32 @@ async def test_photos_in_the_catalogue_and_gallery_and_no_serious_accessibility_
                 await lot_tab.bid("600")
                 await expect(lot_tab.message).to_have_text("Your bid of $600.00 is the highest.")
                 await expect(page.locator("#lot-reserve")).to_have_text("Reserve not met yet.")
+                # Watching: the button says so, and the account page lists the lot.
+                await page.get_by_role("button", name="Watch this lot").click()
+                await expect(lot_tab.message).to_have_text("Added to your watchlist.")
+                watch = page.locator("#watch")
+                await expect(watch).to_have_attribute("aria-pressed", "true")
                 # The README's picture of the lot page.
                 await tab.shot("lot-page-readme", full_page=False)
             await lot_tab.bid("1,000")
             await expect(lot_tab.message).to_contain_text("could be read two ways")
             await assert_accessible(page, f"the lot page with an error, {width}")
             await page.goto(f"{server.url}/account")
-            await expect(page.locator("#bids li").filter(has_text=title)).to_be_visible()
+            await expect(page.locator("#bids li").filter(has_text=title)).to_contain_text(
+                "You lead" if width == "desktop" else "Your bid $600.00"
+            )
+            await expect(page.locator("#watchlist li").filter(has_text=title)).to_be_visible()
+            await expect(page.locator("#strikes")).to_contain_text("You have no strikes.")
+            if width == "desktop":
+                # A card saved from the account page (the cards module), straight to Stripe.
+                cards = page.locator("#cards")
+                await cards.get_by_label("Card number").fill("4242 4242 4242 4242")
+                await cards.get_by_label("Expiry (MM/YY)").fill("12/34")
+                await cards.get_by_label("CVC").fill("123")
+                await cards.get_by_role("button", name="Save card").click()
+                await expect(cards.locator(".saved-cards")).to_contain_text(
+                    "Visa ending in 4242, expires 12/2034"
+                )
             await assert_accessible(page, f"the account page, {width}")
             assert await no_horizontal_overflow(page) == []
             await tab.shot(f"account-{width}")

@@ -183,13 +183,17 @@ class Account {
       return;
     }
     const limit = me.nonpayment_strikes;
+    let summary;
     if (me.suspended) {
-      text.textContent = `You have ${me.strikes} strikes, so you cannot bid. Contact the auction house to lift the suspension.`;
+      summary = `You have ${me.strikes} strikes, so you cannot bid until the auction house lifts the suspension.`;
     } else if (me.strikes === 0) {
-      text.textContent = "You have no strikes.";
+      summary = "You have no strikes.";
     } else {
-      text.textContent = `You have ${me.strikes} ${me.strikes === 1 ? "strike" : "strikes"}${limit ? ` of ${limit}` : ""}. At ${limit || "too many"} you can no longer bid.`;
+      summary = `You have ${me.strikes} ${me.strikes === 1 ? "strike" : "strikes"} of ${limit}.`;
     }
+    // The server's sentence says the count and the rule; ours is the fallback.
+    text.textContent = me.strikes_explained || summary;
+    text.dataset.strikes = String(me.strikes);
   }
 
   async loadCards() {
