@@ -84,13 +84,20 @@ const INVOICE_STATUS_TEXT = {
   EXPIRED: "Expired",
   VOID: "Void",
 };
-const PAYABLE = new Set(["ISSUED", "EXPIRED"]);
+const PAYABLE = new Set(["ISSUED"]);
 const METHODS = [
   ["bank_transfer", "Bank transfer"],
   ["cash", "Cash"],
-  ["cheque", "Cheque"],
   ["other", "Other"],
 ];
+const METHOD_TEXT = { stripe: "card", bank_transfer: "bank transfer", cash: "cash", other: "other means" };
+
+function paidText(payment) {
+  if (!payment || !payment.paid_at) return "";
+  const how = METHOD_TEXT[payment.method] || payment.method;
+  const reference = payment.reference ? `, reference ${payment.reference}` : "";
+  return ` (by ${how} on ${formatWhen(payment.paid_at)}${reference})`;
+}
 
 export class Invoices {
   constructor({ root, heading, messages, onChanged }) {
@@ -121,13 +128,13 @@ export class Invoices {
     const item = h(
       "li",
       { class: "card-item", "data-invoice-id": String(invoice.id) },
-      h("h3", { id: headingId, text: `Invoice ${invoice.number || invoice.id}` }),
+      h("h3", { id: headingId, text: `Invoice ${invoice.id}: “${invoice.sale_title}”` }),
       h(
         "p",
         {},
         `Buyer ${invoice.buyer_id}, ${invoice.lines.length} ${invoice.lines.length === 1 ? "lot" : "lots"}, total ${total}: `,
         h("strong", { text: INVOICE_STATUS_TEXT[invoice.status] || invoice.status }),
-        invoice.paid_at ? ` (${formatWhen(invoice.paid_at)})` : "",
+        paidText(invoice.payment),
         ".",
       ),
     );
@@ -160,7 +167,7 @@ export class Invoices {
 
   async markPaid(invoice, method, reference) {
     const text = reference.input.value.trim();
-    const name = `Invoice ${invoice.number || invoice.id}`;
+    const name = `Invoice ${invoice.id}`;
     if (!text) {
       this.messages.fail(`${name}: enter the payment's reference.`, reference);
       return;

@@ -1,5 +1,6 @@
 // The seller desk (/seller): create and edit lots with images, follow them, see results and
 // the payments for them. Bidders appear by their public alias only.
+import { AuctionClient } from "../../vendor/auction-client/auction-client.js";
 import { api, ApiError } from "../api.js";
 import { h } from "../dom.js";
 import {
@@ -43,9 +44,29 @@ function resultText(lot) {
   }
 }
 
+/** Where the focus was in a list about to be re-drawn: the lot and the control's name. */
+function focusMark(root) {
+  const focused = document.activeElement;
+  if (!focused || !root.contains(focused)) return null;
+  const item = focused.closest("[data-lot-id]");
+  return item ? { lotId: item.dataset.lotId, text: focused.textContent } : null;
+}
+
+function refocus(root, mark) {
+  if (!mark) return;
+  const item = root.querySelector(`[data-lot-id="${mark.lotId}"]`);
+  const target = item && [...item.querySelectorAll("a, button")].find((el) => el.textContent === mark.text);
+  if (target) target.focus();
+}
+
 class SellerDesk {
   constructor(session, config, user) {
     Object.assign(this, { session, config, user });
+    // Bids and closes on the seller's lots arrive live; the lists re-draw from the API.
+    this.live = new AuctionClient();
+    this.live.on("lot_event", () => this.soon());
+    this.live.connect(session.token);
+    this.timer = null;
     this.editor = new LotEditor({
       root: $("editor"),
       heading: $("editor-heading"),
@@ -63,6 +84,30 @@ class SellerDesk {
     if (focusHeading && (!document.activeElement || document.activeElement === document.body)) focusHeading.focus();
   }
 
+  stop() {
+    clearTimeout(this.timer);
+    this.live.disconnect();
+  }
+
+  /** Re-draw the lists shortly (events come in bursts); not while a question is asked. */
+  soon() {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(async () => {
+      if ($("lots").querySelector(".desk-confirm-step")) {
+        this.soon();
+        return;
+      }
+      const marks = [focusMark($("lots")), focusMark($("results"))];
+      try {
+        await this.loadLots();
+      } catch {
+        return; // the next event or a refresh tries again
+      }
+      refocus($("lots"), marks[0]);
+      refocus($("results"), marks[1]);
+    }, 300);
+  }
+
   async loadLots() {
     const lots = [];
     let cursor = null;
@@ -75,6 +120,12 @@ class SellerDesk {
     } while (cursor && lots.length < 1000);
     const running = lots.filter((lot) => EDITABLE.has(lot.status));
     const closed = lots.filter((lot) => !EDITABLE.has(lot.status));
+    for (const lot of lots) {
+      // Followed until the result is final: bids, extensions, the close, the payment.
+      const follow = EDITABLE.has(lot.status) || lot.status === "PENDING_PAYMENT";
+      if (follow && !this.live.isJoined(lot.id)) this.live.join(lot.id);
+      else if (!follow && this.live.isJoined(lot.id)) this.live.leave(lot.id);
+    }
     $("lots").replaceChildren(
       running.length
         ? h("ul", { class: "cards" }, running.map((lot) => this.runningItem(lot)))
@@ -193,11 +244,13 @@ async function onUser(user, { session, config }) {
     gate.textContent = user
       ? `You are signed in as ${user.name || user.sub}, a ${user.role}. This desk is for sellers.`
       : "Sign in as a seller to use this desk.";
+    if (state) state.stop();
     state = null;
     return;
   }
   gate.hidden = true;
   $("desk").hidden = false;
+  if (state) state.stop();
   state = new SellerDesk(session, config, user);
   await state.reload();
 }
