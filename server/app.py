@@ -37,6 +37,7 @@ from server.realtime import polling
 from server.realtime.compression import without_websocket_deflate
 from server.realtime.hub import Hub, make_socketio_server
 from server.realtime.namespace import AuctionNamespace
+from server.sales import views as sales_views
 from server.scheduling.scheduler import Scheduler
 from server.settings import Settings
 from server.users import me as user_me
@@ -107,6 +108,7 @@ def create_app(
     auctions.setup_routes(app)
     media.setup_routes(app, settings)
     payments.setup_routes(app)
+    sales_views.setup_routes(app)
     user_views.setup_routes(app)
     user_me.setup_routes(app)
     card_views.setup_routes(app)

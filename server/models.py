@@ -5,12 +5,15 @@ from server.cards.models import Card
 from server.core.db import Base
 from server.notifications.models import OutboxMessage
 from server.payments.models import Payment, PaymentAttempt, PaymentStatus, Refund, StripeEvent
+from server.sales.models import Invoice, InvoiceLine, Sale
 from server.users.models import User, WatchedLot
 
 __all__ = [
     "Base",
     "Bid",
     "Card",
+    "Invoice",
+    "InvoiceLine",
     "Lot",
     "LotEvent",
     "LotStatus",
@@ -20,6 +23,7 @@ __all__ = [
     "PaymentAttempt",
     "PaymentStatus",
     "Refund",
+    "Sale",
     "StripeEvent",
     "User",
     "WatchedLot",

@@ -16,6 +16,8 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 ExpiryPolicy = Literal["next_bidder", "unsold"]
+#: What TAX_RATE_BPS is charged on: the premium, the hammer, or both.
+TaxBase = Literal["premium", "hammer", "both"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo", "placeholder"}
@@ -68,6 +70,9 @@ class Settings:
     payment_window_seconds: int = 600
     max_payment_attempts: int = 3
     buyer_premium_bps: int = 0
+    #: Tax on per_sale invoices, in basis points of what `tax_on` names (SPEC 15).
+    tax_rate_bps: int = 0
+    tax_on: TaxBase = "premium"
     anti_sniping_window_seconds: int = 60
     anti_sniping_extension_seconds: int = 60
     expiry_policy: ExpiryPolicy = "next_bidder"
@@ -162,6 +167,8 @@ class Settings:
             payment_window_seconds=reader.integer("PAYMENT_WINDOW_SECONDS", 600, minimum=1),
             max_payment_attempts=reader.integer("MAX_PAYMENT_ATTEMPTS", 3, minimum=1),
             buyer_premium_bps=reader.integer("BUYER_PREMIUM_BPS", 0, minimum=0, maximum=100_000),
+            tax_rate_bps=reader.integer("TAX_RATE_BPS", 0, minimum=0, maximum=100_000),
+            tax_on=reader.choice("TAX_ON", "premium", ("premium", "hammer", "both")),  # type: ignore[arg-type]
             anti_sniping_window_seconds=reader.integer(
                 "ANTI_SNIPING_WINDOW_SECONDS", 60, minimum=0
             ),

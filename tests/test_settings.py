@@ -25,6 +25,7 @@ def test_defaults_match_the_spec():
     assert settings.payment_window_seconds == 600
     assert settings.max_payment_attempts == 3
     assert settings.buyer_premium_bps == 0
+    assert (settings.tax_rate_bps, settings.tax_on) == (0, "premium")
     assert settings.anti_sniping_window_seconds == 60
     assert settings.anti_sniping_extension_seconds == 60
     assert settings.expiry_policy == "next_bidder"
@@ -48,6 +49,8 @@ def test_every_variable_is_read():
         "PAYMENT_WINDOW_SECONDS": "30",
         "MAX_PAYMENT_ATTEMPTS": "5",
         "BUYER_PREMIUM_BPS": "1500",
+        "TAX_RATE_BPS": "2000",
+        "TAX_ON": "both",
         "ANTI_SNIPING_WINDOW_SECONDS": "0",
         "ANTI_SNIPING_EXTENSION_SECONDS": "120",
         "EXPIRY_POLICY": "unsold",
@@ -65,6 +68,7 @@ def test_every_variable_is_read():
         5,
     )
     assert (s.buyer_premium_bps, s.anti_sniping_window_seconds) == (1500, 0)
+    assert (s.tax_rate_bps, s.tax_on) == (2000, "both")
     assert (s.anti_sniping_extension_seconds, s.expiry_policy, s.nonpayment_strikes) == (
         120,
         "unsold",
@@ -92,6 +96,10 @@ def test_a_missing_secret_names_the_variable(missing):
         ("PAYMENT_WINDOW_SECONDS", "1.5"),
         ("MAX_PAYMENT_ATTEMPTS", "-1"),
         ("BUYER_PREMIUM_BPS", "-5"),
+        ("TAX_RATE_BPS", "-1"),
+        ("TAX_RATE_BPS", "7.5"),
+        ("TAX_RATE_BPS", "100001"),
+        ("TAX_ON", "total"),
         ("EXPIRY_POLICY", "auction_again"),
         ("NONPAYMENT_STRIKES", "x"),
         ("DATABASE_URL", "mysql://db/app"),

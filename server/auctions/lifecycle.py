@@ -74,6 +74,8 @@ def lot_view(context: AppContext, lot: Lot) -> dict[str, Any]:
         "seq": lot.seq,
         "closed_at": lot.closed_at,
         "images": [image_view(image) for image in lot.images],
+        "sale_id": lot.sale_id,
+        "lot_number": lot.lot_number,
     }
 
 

@@ -41,6 +41,10 @@ class Lot(TimestampMixin, Base):
             postgresql_where=text("status = 'SCHEDULED'"),
         ),
         Index("ix_lots_status_id", "status", "id"),
+        # A lot of a sale has its number in the catalogue; a standalone lot has neither.
+        CheckConstraint("(sale_id IS NULL) = (lot_number IS NULL)", name="sale_lot_number"),
+        CheckConstraint("lot_number IS NULL OR lot_number > 0", name="lot_number_positive"),
+        UniqueConstraint("sale_id", "lot_number", name="uq_lots_sale_lot_number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -73,6 +77,9 @@ class Lot(TimestampMixin, Base):
     images: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, default=list, server_default=text("'[]'::jsonb")
     )
+    #: The sale this lot is catalogued in, and its number there (1, 2, ...); null standalone.
+    sale_id: Mapped[int | None] = mapped_column(ForeignKey("sales.id"))
+    lot_number: Mapped[int | None]
 
 
 class Bid(Base):

@@ -30,6 +30,7 @@ from server.auctions.models import Bid, Lot, LotStatus, MaxBid
 from server.contract.lots import NewLot
 from server.core.auth import Identity
 from server.core.context import AppContext
+from server.core.db import UnitOfWork
 from server.core.errors import Forbidden, NotFound, conflict
 from server.payments import service as payments
 
@@ -37,33 +38,58 @@ log = logging.getLogger(__name__)
 
 
 async def create_lot(context: AppContext, seller: Identity, draft: NewLot) -> dict[str, Any]:
-    """Create the lot `draft` describes; `parse(NewLot, ...)` has checked every rule."""
-    now = utcnow()
-    starts_at = draft.starts_at or now
-    status = LotStatus.SCHEDULED if starts_at > now else LotStatus.OPEN
+    """Create the standalone lot `draft` describes; `parse(NewLot, ...)` has checked every rule."""
+    assert draft.ends_at is not None  # NewLot requires it without a sale
     async with context.db.unit_of_work() as uow:
         await context.seen_users.ensure(uow, seller)
-        lot = Lot(
-            seller_id=seller.sub,
-            title=draft.title,
-            description=draft.description,
-            currency=draft.currency,
-            starting_price=draft.starting_price,
-            reserve_price=draft.reserve_price,
-            bid_increment=draft.bid_increment,
-            buy_now_price=draft.buy_now_price,
-            starts_at=starts_at,
-            ends_at=draft.ends_at,
-            status=status,
-            seq=0,
-            bid_count=0,
+        lot = await add_lot(
+            uow, context, seller_id=seller.sub, draft=draft, ends_at=draft.ends_at, actor=seller
         )
-        uow.session.add(lot)
-        await uow.session.flush()
-        record(uow, lot, "created", {"status": status}, actor_id=seller.sub)
-        view = lot_view(context, lot)
-        uow.after_commit(lambda: _schedule(context, lot.id, status, starts_at, draft.ends_at))
-    return view
+        return lot_view(context, lot)
+
+
+async def add_lot(
+    uow: UnitOfWork,
+    context: AppContext,
+    *,
+    seller_id: str,
+    draft: NewLot,
+    ends_at: datetime,
+    actor: Identity,
+    starts_at: datetime | None = None,
+    sale_id: int | None = None,
+    lot_number: int | None = None,
+) -> Lot:
+    """Add a lot (standalone, or numbered in a sale) and schedule it once committed.
+
+    It opens at `starts_at` (default: the draft's, else now) and closes at `ends_at`.
+    """
+    now = utcnow()
+    opens = starts_at or draft.starts_at or now
+    status = LotStatus.SCHEDULED if opens > now else LotStatus.OPEN
+    lot = Lot(
+        seller_id=seller_id,
+        title=draft.title,
+        description=draft.description,
+        currency=draft.currency,
+        starting_price=draft.starting_price,
+        reserve_price=draft.reserve_price,
+        bid_increment=draft.bid_increment,
+        buy_now_price=draft.buy_now_price,
+        starts_at=opens,
+        ends_at=ends_at,
+        status=status,
+        seq=0,
+        bid_count=0,
+        sale_id=sale_id,
+        lot_number=lot_number,
+    )
+    uow.session.add(lot)
+    await uow.session.flush()
+    record(uow, lot, "created", {"status": status}, actor_id=actor.sub)
+    lot_id = lot.id
+    uow.after_commit(lambda: _schedule(context, lot_id, status, opens, ends_at))
+    return lot
 
 
 async def _schedule(

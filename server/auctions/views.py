@@ -1,26 +1,17 @@
-"""HTTP transport for lots (SPEC section 6)."""
+"""HTTP transport for lots (SPEC section 6); `POST /api/lots` is in `server.sales.views`."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from server.auctions import catalogue, service
-from server.contract.base import parse
-from server.contract.lots import BidsQuery, LotsQuery, NewLot
+from server.contract.lots import BidsQuery, LotsQuery
 from server.contract.query import parse_query, path_id
 from server.core.context import context_of
-from server.core.http import json_response, read_json, require_identity
+from server.core.http import json_response, require_identity
 from server.core.pagination import decode_cursor, encode_cursor
 
 MANAGERS = ("seller", "admin")
-
-
-async def create_lot(request: web.Request) -> web.Response:
-    seller = require_identity(request, *MANAGERS)
-    context = context_of(request)
-    draft = parse(NewLot, await read_json(request), premium_bps=context.settings.buyer_premium_bps)
-    lot = await service.create_lot(context, seller, draft)
-    return json_response(lot, status=201)
 
 
 async def list_lots(request: web.Request) -> web.Response:
@@ -73,7 +64,6 @@ async def cancel_lot(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application) -> None:
-    app.router.add_post("/api/lots", create_lot)
     app.router.add_get("/api/lots", list_lots)
     app.router.add_get("/api/lots/{lot_id}", get_lot)
     app.router.add_get("/api/lots/{lot_id}/bids", list_bids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -14,6 +15,7 @@ from server.contract.base import (
     STRIPPED,
     Amount,
     Contract,
+    Id,
     Resource,
     Timestamp,
 )
@@ -39,8 +41,22 @@ CurrencyCode = Annotated[
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class SaleTerms:
+    """What a new lot of a sale is checked against: `parse(NewLot, ..., sale=terms)`."""
+
+    currency: str
+    premium_bps: int
+    #: When the next lot of the catalogue would close.
+    next_close: datetime
+
+
 class NewLot(Contract):
-    """`POST /api/lots`. Every problem is reported at once, unknown fields by name."""
+    """`POST /api/lots`. Every problem is reported at once, unknown fields by name.
+
+    With `sale_id` the lot joins that sale's catalogue as its next number, and its
+    end comes from the sale's schedule: `ends_at` is left out.
+    """
 
     title: Annotated[str, Field(max_length=200), NOT_BLANK, STRIPPED]
     description: Annotated[str, Field(max_length=10_000), NO_NUL, STRIPPED] = ""
@@ -57,8 +73,19 @@ class NewLot(Contract):
             "starting price and the reserve. " + MONEY
         ),
     ] = None
-    starts_at: Annotated[Timestamp | None, Field(description="Default: now")] = None
-    ends_at: Timestamp
+    starts_at: Annotated[
+        Timestamp | None, Field(description="Default: now (in a sale: the sale's start)")
+    ] = None
+    ends_at: Annotated[
+        Timestamp | None, Field(description="Required unless `sale_id` is given")
+    ] = None
+    sale_id: Annotated[
+        Id | None,
+        Field(
+            description="Add the lot to this sale (its seller, or an admin): it gets the next "
+            "`lot_number` and closes on the sale's schedule"
+        ),
+    ] = None
 
     def problems(self, context: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
         """The rules no static schema can state: prices against the currency, times against now.
@@ -68,16 +95,28 @@ class NewLot(Contract):
         (`context["premium_bps"]`), the reserve not below the start.
         """
         now = datetime.now(UTC)
-        yield from lot_price_problems(
-            currency=self.currency,
-            starting_price=self.starting_price,
-            reserve_price=self.reserve_price,
-            bid_increment=self.bid_increment,
-            premium_bps=int(context.get("premium_bps", 0)),
-        )
-        yield from self._buy_now_problems(int(context.get("premium_bps", 0)))
+        sale: SaleTerms | None = context.get("sale")
+        premium_bps = sale.premium_bps if sale else int(context.get("premium_bps", 0))
+        if sale is not None and self.currency != sale.currency:
+            yield "currency", f"'currency' must be the sale's, {sale.currency!r}"
+        else:
+            yield from lot_price_problems(
+                currency=self.currency,
+                starting_price=self.starting_price,
+                reserve_price=self.reserve_price,
+                bid_increment=self.bid_increment,
+                premium_bps=premium_bps,
+            )
+            yield from self._buy_now_problems(premium_bps)
         start = self.starts_at or now
-        if self.ends_at <= now:
+        if sale is not None:
+            if self.ends_at is not None:
+                yield "ends_at", "'ends_at' must be left out: the sale's schedule sets it"
+            elif self.starts_at is not None and self.starts_at >= sale.next_close:
+                yield "starts_at", "'starts_at' must be before the lot's close in the sale"
+        elif self.ends_at is None:
+            yield "ends_at", "'ends_at' is required (unless the lot joins a sale: 'sale_id')"
+        elif self.ends_at <= now:
             yield "ends_at", "'ends_at' must be in the future"
         elif self.ends_at <= start:
             yield "ends_at", "'ends_at' must be after 'starts_at'"
@@ -170,6 +209,8 @@ class Lot(Resource):
     seq: Annotated[int, Field(description="The lot's event counter: the seq of its latest event")]
     closed_at: datetime | None
     images: Annotated[list[Image], Field(description="In display order; the first is the cover")]
+    sale_id: Annotated[int | None, Field(description="The sale it is catalogued in, if any")]
+    lot_number: Annotated[int | None, Field(description="Its number in the sale (1, 2, ...)")]
 
 
 class LotPage(Resource):
@@ -252,6 +293,8 @@ def new_lot_schema(schema: dict[str, Any], *, premium_bps: int) -> dict[str, Any
             "`reserve_price` is at least `starting_price`",
             "`buy_now_price` is at least `starting_price` and `reserve_price`",
             "`ends_at` is in the future and after `starts_at`; a lot runs at most 90 days",
+            "`ends_at` is required without `sale_id` and left out with it; a lot of a sale"
+            " is in the sale's currency and priced with the sale's buyer's premium",
         ],
     }
 

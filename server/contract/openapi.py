@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from server.contract import cards, lots, media, payments, users
+from server.contract import cards, invoices, lots, media, payments, sales, users
 from server.contract.base import NO_NUL_PATTERN
 from server.contract.common import Error, Health, Readiness
 from server.contract.query import Query
@@ -41,6 +41,8 @@ PATH_PARAMETERS: dict[str, Schema] = {
     "lot_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
     "payment_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
     "image_id": {"type": "string", "pattern": media.IMAGE_ID_PATTERN},
+    "sale_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    "invoice_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
     "sub": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": NO_NUL_PATTERN},
     "card_id": {"type": "string", "pattern": "^pm_[A-Za-z0-9_]{1,250}$"},
 }
@@ -102,12 +104,38 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "post",
         "/api/lots",
-        "Create a lot (seller, admin)",
+        "Create a lot (seller, admin); with `sale_id`, the next lot of that sale (its"
+        " seller, admin): 404 for no such sale, 409 `sale_closed` once it takes no lots",
         lots.Lot,
+        ok=201,
+        errors=(400, *_auth("seller"), 404, 409, 413),
+        auth=True,
+        body=lots.NewLot,
+    ),
+    Operation(
+        "post",
+        "/api/sales",
+        "Create a sale: a catalogue whose lots close one after another (seller, admin)",
+        sales.Sale,
         ok=201,
         errors=(400, *_auth("seller"), 413),
         auth=True,
-        body=lots.NewLot,
+        body=sales.NewSale,
+    ),
+    Operation(
+        "get",
+        "/api/sales",
+        "List sales, newest first",
+        sales.SalePage,
+        errors=(400,),
+        query=sales.SalesQuery,
+    ),
+    Operation(
+        "get",
+        "/api/sales/{sale_id}",
+        "A sale with its lots in catalogue order",
+        sales.SaleDetail,
+        errors=(404,),
     ),
     Operation(
         "get",
@@ -373,6 +401,43 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "get",
+        "/api/me/invoices",
+        "The caller's invoices (per_sale sales), newest first",
+        invoices.InvoicePage,
+        errors=(400, 401),
+        auth=True,
+        query=invoices.InvoicesQuery,
+    ),
+    Operation(
+        "get",
+        "/api/invoices/{invoice_id}",
+        "An invoice with its lines and totals (its buyer, admin);"
+        " `Accept: text/html` gives a printable page",
+        None,
+        errors=(401, 404),
+        auth=True,
+        responses={
+            "200": {
+                "description": "OK",
+                "content": {
+                    JSON: {"schema": ref(invoices.Invoice)},
+                    "text/html": {"schema": {"type": "string"}},
+                },
+            }
+        },
+        refers_to=(invoices.Invoice,),
+    ),
+    Operation(
+        "get",
+        "/api/admin/invoices",
+        "Any buyer's invoices, by sale, buyer and status (admin): the checkout desk",
+        invoices.InvoicePage,
+        errors=(400, *_auth("admin")),
+        auth=True,
+        query=invoices.AdminInvoicesQuery,
+    ),
+    Operation(
+        "get",
         "/api/admin/users/{sub}",
         "A user, their strikes and suspension (admin)",
         users.User,
@@ -504,6 +569,7 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
     schemas = component_schemas(_models())
     premium_bps = settings.buyer_premium_bps if settings is not None else 0
     schemas["NewLot"] = lots.new_lot_schema(schemas["NewLot"], premium_bps=premium_bps)
+    schemas["NewSale"]["x-also-checked"] = sales.NEW_SALE_ALSO_CHECKED
     return {
         "openapi": "3.1.0",
         "info": {

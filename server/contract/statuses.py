@@ -44,3 +44,38 @@ class Role(StrEnum):
     BIDDER = "bidder"
     SELLER = "seller"
     ADMIN = "admin"
+
+
+class Settlement(StrEnum):
+    """How a sale's winners pay: each lot on its own, or one invoice per buyer for the sale."""
+
+    PER_LOT = "per_lot"
+    PER_SALE = "per_sale"
+
+
+class SaleStatus(StrEnum):
+    """OPEN until its last lot has closed (SCHEDULED is shown before `starts_at`)."""
+
+    SCHEDULED = "SCHEDULED"
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+
+
+class InvoiceStatus(StrEnum):
+    """OPEN collects lines until the sale's last close; ISSUED awaits payment."""
+
+    OPEN = "OPEN"
+    ISSUED = "ISSUED"
+    PAID = "PAID"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+    EXPIRED = "EXPIRED"
+    VOID = "VOID"
+
+
+class TaxOn(StrEnum):
+    """What `TAX_RATE_BPS` is charged on."""
+
+    PREMIUM = "premium"
+    HAMMER = "hammer"
+    BOTH = "both"

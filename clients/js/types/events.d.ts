@@ -142,6 +142,10 @@ export interface Lot {
   closed_at: string | null;
   /** In display order; the first is the cover */
   images: Image[];
+  /** The sale it is catalogued in, if any */
+  sale_id: number | null;
+  /** Its number in the sale (1, 2, ...) */
+  lot_number: number | null;
 }
 
 /** A late bid pushed the end out (anti-sniping). */

@@ -1,0 +1,1 @@
+"""Sales: catalogues of lots, and what happens after the hammer (offers, invoices)."""
