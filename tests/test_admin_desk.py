@@ -183,6 +183,44 @@ async def test_a_refund_in_major_units_in_the_admins_locale(browser, start_serve
         await admin.context.close()
 
 
+async def test_a_refund_stripe_refuses_is_retried_from_the_attention_list(
+    browser, start_server, db, localstripe, proxy
+):
+    server = await start_server(dev_mode=True, stripe_api_base=proxy.url)
+    _lot, info, _buyer = await sold_lot(
+        server, localstripe.url, title="Pietra dura table top", amount=5000
+    )
+    refusal = proxy.refuse("POST", "/v1/refunds", 400, "charge_disputed")
+    admin = await open_desk(browser, f"{server.url}/admin", as_name="Root")
+    try:
+        item = admin.section("Refunds").locator(f"[data-payment-id='{info['payment_id']}']")
+        await item.get_by_label("Amount to refund (USD)").fill("20")
+        await item.get_by_role("button", name="Refund").click()
+        await expect(admin.alert).to_have_text(
+            re.compile(
+                rf"^Payment {info['payment_id']}: Stripe refused the refund \(\w* ?charge_disputed\)\. "
+                r"The payment is listed under “Payments needing attention”, where the refund "
+                r"can be retried\.$"
+            )
+        )
+        attention = admin.section("Payments needing attention")
+        await expect(attention).to_contain_text("Pietra dura table top")
+        await expect(attention.get_by_role("button", name=re.compile("^Release"))).to_have_count(0)
+        proxy.refusals.remove(refusal)
+        await attention.get_by_role("button", name=f"Retry payment {info['payment_id']}").click()
+        await expect(admin.status).to_have_text(
+            f"Payment {info['payment_id']} (“Pietra dura table top”) is on its way again: "
+            "partly refunded."
+        )
+        await expect(attention).to_contain_text("No payment needs attention.")
+        await expect(admin.section("Refunds")).to_contain_text("Refunded so far: $20.00.")
+        payment = await _payment(db, info["payment_id"])
+        assert (payment.status, payment.refunded_amount) == ("PARTIALLY_REFUNDED", 2000)
+        assert admin.problems == []
+    finally:
+        await admin.context.close()
+
+
 async def test_suspensions_are_lifted_and_lots_closed_or_cancelled(browser, start_server, db):
     server = await start_server(dev_mode=True)
     async with db.sessions() as session:

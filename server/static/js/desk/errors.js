@@ -39,8 +39,13 @@ export function deskErrorText(error, { currency } = {}) {
         : "Nothing is left to refund on this payment.";
     case "not_refundable":
       return "Only a paid payment can be refunded.";
-    case "refund_failed":
-      return `Stripe refused the refund (${error.message}). The payment is listed under “Payments needing attention”.`;
+    case "refund_failed": {
+      const why = String(error.message || "").replace(/^Stripe refused [^:]*:\s*/, "");
+      return (
+        `Stripe refused the refund${why ? ` (${why})` : ""}. The payment is listed under ` +
+        "“Payments needing attention”, where the refund can be retried."
+      );
+    }
     case "unavailable":
       return error.message || "The server cannot be reached. Nothing was changed; try again.";
     case "no_pending_payment":
