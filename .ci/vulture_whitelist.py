@@ -73,5 +73,7 @@ SENT
 close_sale_if_done
 add_line
 issue
+record_paid
+record_ended
 # Invoice.paid_by: the admin who took the money at the desk (mark-paid, next step).
 paid_by

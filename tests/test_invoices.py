@@ -203,3 +203,58 @@ async def test_the_printable_invoice_escapes_everything(server):
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "&lt;i&gt;Autumn&lt;/i&gt;" in page
     assert "123.45 USD" in page
+
+
+async def change(server: Any, invoice_id: int, step: Any) -> None:
+    async with server.context.db.unit_of_work() as uow:
+        invoice = await uow.session.get(Invoice, invoice_id, with_for_update=True)
+        assert invoice is not None
+        await step(uow, invoice)
+
+
+async def refused(server: Any, invoice_id: int, step: Any) -> str:
+    try:
+        await change(server, invoice_id, step)
+    except AppError as error:
+        return error.code
+    raise AssertionError("the change was allowed")
+
+
+async def test_a_paid_invoice_says_how_and_is_paid_once(server):
+    _, lots = await sale_with_wins(server, {"alice": [4_000]})
+    invoice_id = await put_on_invoice(server, lots["alice"][0]["id"])
+
+    def paid(uow, invoice):
+        return invoices.record_paid(uow, invoice, method="cash", reference="till 3", paid_by="root")
+
+    assert await refused(server, invoice_id, paid) == "invoice_not_payable"  # not issued yet
+    await issue(server, invoice_id)
+    await change(server, invoice_id, paid)
+    _status, invoice = await server.request("GET", f"/api/invoices/{invoice_id}", as_user="alice")
+    assert invoice["status"] == "PAID"
+    assert invoice["payment"]["method"] == "cash"
+    assert invoice["payment"]["reference"] == "till 3"
+    assert invoice["payment"]["receipt_number"].endswith(f"-{invoice_id:08d}")
+    assert invoice["payment"]["paid_at"] is not None
+    assert await refused(server, invoice_id, paid) == "invoice_not_payable"
+    expire = lambda uow, inv: invoices.record_ended(uow, inv, "EXPIRED", reason="window_elapsed")  # noqa: E731
+    assert await refused(server, invoice_id, expire) == "invoice_not_open"
+
+
+async def test_an_expired_invoice_keeps_its_lines_and_takes_no_payment(server):
+    _, lots = await sale_with_wins(server, {"alice": [4_000, 5_000]})
+    invoice_id = await put_on_invoice(server, lots["alice"][0]["id"])
+    await put_on_invoice(server, lots["alice"][1]["id"])
+    await issue(server, invoice_id)
+    await change(
+        server,
+        invoice_id,
+        lambda uow, inv: invoices.record_ended(uow, inv, "EXPIRED", reason="window_elapsed"),
+    )
+    _status, invoice = await server.request("GET", f"/api/invoices/{invoice_id}", as_user="alice")
+    assert (invoice["status"], invoice["end_reason"]) == ("EXPIRED", "window_elapsed")
+    assert len(invoice["lines"]) == 2 and invoice["totals"]["total"] == 9_000
+    assert (
+        await refused(server, invoice_id, lambda uow, inv: invoices.record_paid(uow, inv))
+        == "invoice_not_payable"
+    )

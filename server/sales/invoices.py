@@ -131,3 +131,49 @@ async def issue(uow: UnitOfWork, invoice: Invoice) -> Invoice:
     invoice.issued_at = utcnow()
     await uow.session.flush()
     return invoice
+
+
+#: How money for an invoice may be taken: through its PaymentIntent, or at the desk.
+PAID_METHODS = ("stripe", "cash", "bank_transfer", "other")
+
+
+async def record_paid(
+    uow: UnitOfWork,
+    invoice: Invoice,
+    *,
+    method: str = "stripe",
+    reference: str | None = None,
+    paid_by: str | None = None,
+) -> Invoice:
+    """ISSUED → PAID: numbered for its receipt, with how the money came. The caller locks it."""
+    if method not in PAID_METHODS:
+        raise ValueError(f"method must be one of {PAID_METHODS}, not {method!r}")
+    if invoice.status != InvoiceStatus.ISSUED:
+        raise conflict(
+            "invoice_not_payable", f"Only an ISSUED invoice can be paid; it is {invoice.status}"
+        )
+    now = utcnow()
+    invoice.status = InvoiceStatus.PAID
+    invoice.paid_at = now
+    invoice.paid_method = method
+    invoice.paid_reference = reference
+    invoice.paid_by = paid_by
+    invoice.receipt_number = f"I{now:%Y}-{invoice.id:08d}"
+    await uow.session.flush()
+    return invoice
+
+
+#: How an invoice ends without payment.
+ENDED = (InvoiceStatus.EXPIRED, InvoiceStatus.VOID)
+
+
+async def record_ended(uow: UnitOfWork, invoice: Invoice, status: str, *, reason: str) -> Invoice:
+    """OPEN or ISSUED → EXPIRED (its window lapsed) or VOID (withdrawn); lines stay as history."""
+    if status not in ENDED:
+        raise ValueError(f"status must be one of {ENDED}, not {status!r}")
+    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.ISSUED):
+        raise conflict("invoice_not_open", f"The invoice has already ended: {invoice.status}")
+    invoice.status = status
+    invoice.end_reason = reason
+    await uow.session.flush()
+    return invoice
