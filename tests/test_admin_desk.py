@@ -198,7 +198,8 @@ async def test_a_refund_stripe_refuses_is_retried_from_the_attention_list(
         await item.get_by_role("button", name="Refund").click()
         await expect(admin.alert).to_have_text(
             re.compile(
-                rf"^Payment {info['payment_id']}: Stripe refused the refund \(\w* ?charge_disputed\)\. "
+                rf"^Payment {info['payment_id']}: Stripe refused the refund "
+                r"\(\w* ?charge_disputed\)\. "
                 r"The payment is listed under “Payments needing attention”, where the refund "
                 r"can be retried\.$"
             )
