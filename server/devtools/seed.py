@@ -6,6 +6,9 @@ zero-decimal (jpy) and three-decimal (kwd, amounts in multiples of 10). The
 open lots close a few minutes apart so a demo sees the hammer fall, the
 payment window open and, if nobody pays, the lot move on.
 
+One per_sale sale follows them: three usd lots closing a minute apart, each
+buyer paying once for everything they won in it (one invoice, one payment).
+
 Running it again adds no lots while sam still has open lots, so restarting
 `scripts/dev` does not pile up duplicates.
 """
@@ -17,9 +20,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auctions.models import Lot, LotStatus
 from server.core.db import Database
+from server.sales.models import Sale, SaleStatus, Settlement
 from server.users.models import User
 
 DEMO_SELLER = "sam"
@@ -86,12 +91,43 @@ SCHEDULED_LOT = DemoLot(
 )
 
 
+DEMO_SALE_TITLE = "Evening sale: clocks and instruments"
+#: The demo sale's premium (basis points of each hammer) and seconds between its lots' closes.
+DEMO_SALE_PREMIUM_BPS = 1_500
+DEMO_SALE_INTERVAL_SECONDS = 60
+
+SALE_LOTS = (
+    DemoLot(
+        "Vienna regulator wall clock",
+        "Walnut case, weight-driven, about 1880. Sold in the evening sale: one invoice per buyer.",
+        "usd",
+        starting_price=4_000,
+        bid_increment=500,
+    ),
+    DemoLot(
+        "Pocket sextant",
+        "Brass pocket sextant in its leather case.",
+        "usd",
+        starting_price=2_500,
+        bid_increment=250,
+    ),
+    DemoLot(
+        "Carriage clock",
+        "French gilt-brass carriage clock with repeater.",
+        "usd",
+        starting_price=6_000,
+        bid_increment=500,
+    ),
+)
+
+
 async def seed_demo(db: Database, *, first_close_minutes: float = 3.0) -> int:
     """Create the demo users and, unless sam has open lots already, the demo lots.
 
     The first open lot closes `first_close_minutes` from now and each next one
-    `STAGGER_MINUTES` later; the scheduled lot opens after the last one closes.
-    Returns how many lots were created.
+    `STAGGER_MINUTES` later; the scheduled lot opens after the last one closes,
+    and the per_sale demo sale's lots close then, a minute apart. Returns how
+    many lots were created.
     """
     now = datetime.now(UTC)
     async with db.unit_of_work() as uow:
@@ -124,8 +160,38 @@ async def seed_demo(db: Database, *, first_close_minutes: float = 3.0) -> int:
             )
         )
         session.add_all(lots)
+        sale_lots = await _demo_sale(session, now=now, closes_from=opens_at)
         await session.flush()
-        return len(lots)
+        return len(lots) + sale_lots
+
+
+async def _demo_sale(session: AsyncSession, *, now: datetime, closes_from: datetime) -> int:
+    """The per_sale sale and its numbered lots, closing on the sale's schedule."""
+    sale = Sale(
+        title=DEMO_SALE_TITLE,
+        currency="usd",
+        settlement=Settlement.PER_SALE,
+        buyer_premium_bps=DEMO_SALE_PREMIUM_BPS,
+        starts_at=now,
+        lots_close_from=closes_from,
+        lot_interval_seconds=DEMO_SALE_INTERVAL_SECONDS,
+        seller_id=DEMO_SELLER,
+        created_by=DEMO_SELLER,
+        status=SaleStatus.OPEN,
+        lot_count=len(SALE_LOTS),
+    )
+    session.add(sale)
+    await session.flush()
+    for number, demo in enumerate(SALE_LOTS, start=1):
+        lot = _lot(
+            demo,
+            starts_at=now,
+            ends_at=closes_from + timedelta(seconds=(number - 1) * DEMO_SALE_INTERVAL_SECONDS),
+            status=LotStatus.OPEN,
+        )
+        lot.sale_id, lot.lot_number = sale.id, number
+        session.add(lot)
+    return len(SALE_LOTS)
 
 
 def _lot(demo: DemoLot, *, starts_at: datetime, ends_at: datetime, status: LotStatus) -> Lot:
