@@ -162,10 +162,23 @@ async def test_a_timed_sale_two_bidders_from_the_catalogue_to_the_receipt(
         await expect(a.page.locator("#purchase")).to_contain_text(
             "You bought this lot for $141.97."
         )
+        status, mine = await server.request("GET", "/api/payments/my-payments", as_user="alice")
+        payment_id = mine["items"][0]["id"]
         await alice.page.goto(f"{server.url}/account")
         purchase = alice.page.locator("#purchases li").filter(has_text=title)
         await expect(purchase.locator(".state")).to_have_text("Paid")
         await expect(purchase).to_contain_text("$141.97")
+        # A partial refund reads in major units, in words.
+        status, refunded = await server.request(
+            "POST",
+            f"/api/payments/{payment_id}/refund",
+            as_user="ada",
+            role="admin",
+            json={"amount": 2000, "reason": "A scratch on the case"},
+        )
+        assert status in (201, 202), refunded
+        await alice.page.reload()
+        await expect(purchase.locator(".state")).to_have_text("Paid; $20.00 refunded")
         await alice.shot("07-alice-account")
 
         # A fresh visitor sees the result in the catalogue, not "no lots open".
@@ -197,7 +210,11 @@ async def test_a_timed_sale_two_bidders_from_the_catalogue_to_the_receipt(
                 )
             ).all()
             final = await session.get(Lot, lot["id"])
-        assert (payment.buyer_id, payment.status, payment.amount) == ("alice", "SUCCEEDED", 14_197)
+        assert (payment.buyer_id, payment.status, payment.amount) == (
+            "alice",
+            "PARTIALLY_REFUNDED",
+            14_197,
+        )
         assert outcomes == ["failed", "succeeded"]
         assert final.status == "SOLD"
         # The card went to the Stripe stand-in only; the secret to its buyer only.
