@@ -43,6 +43,22 @@ export function paymentState(payment) {
   }
 }
 
+/** An invoice's status in words. */
+export function invoiceState(invoice) {
+  const money = (amount) => formatMoney(amount, invoice.currency);
+  return (
+    {
+      OPEN: ["Collecting your lots while the sale runs", "warn"],
+      ISSUED: ["Awaiting your payment", "warn"],
+      PAID: ["Paid", "good"],
+      PARTIALLY_REFUNDED: [`Paid; ${money(invoice.totals.refunded || 0)} refunded`, "good"],
+      REFUNDED: ["Refunded in full", "warn"],
+      EXPIRED: ["Not paid in time", "bad"],
+      VOID: ["Cancelled", "warn"],
+    }[invoice.status] || [String(invoice.status).toLowerCase(), "warn"]
+  );
+}
+
 function lotLink(lotId, title) {
   return h("a", { href: `/lots/${lotId}`, text: title || `Lot #${lotId}` });
 }
@@ -166,10 +182,16 @@ class Account {
     if (!list) return;
     const items = (list.items || []).map((invoice) =>
       row(
-        h("span", { text: `Invoice ${invoice.number || invoice.id}${invoice.sale_title ? ` for ${invoice.sale_title}` : ""}` }),
+        [
+          h("span", { text: `Invoice ${invoice.id}${invoice.sale_title ? ` for ${invoice.sale_title}` : ""}` }),
+          h("span", {
+            class: "muted",
+            text: ` (${invoice.lines.length} ${invoice.lines.length === 1 ? "lot" : "lots"})`,
+          }),
+        ],
         h("span", { class: "amount", text: formatMoney(invoice.totals.total, invoice.currency) }),
-        state([String(invoice.status).toLowerCase().replace(/_/g, " "), invoice.status === "PAID" ? "good" : "warn"]),
-        invoice.receipt_url || invoice.url ? h("a", { href: invoice.receipt_url || invoice.url, target: "_blank", rel: "noopener", text: "Open the invoice" }) : null,
+        state(invoiceState(invoice)),
+        invoice.url ? h("a", { href: invoice.url, target: "_blank", rel: "noopener", text: "Open the invoice" }) : null,
       ),
     );
     fill("invoices", "invoices-empty", items);
