@@ -16,7 +16,7 @@ from functools import partial
 from aiohttp import web
 from socketio import AsyncServer
 
-from server import auctions, media, notifications, payments
+from server import auctions, media, notifications, payments, sales
 from server import web as demo_page
 from server.cards import views as card_views
 from server.contract import asyncapi, openapi
@@ -87,6 +87,7 @@ def create_app(
         stripe=gateway,
         seen_users=SeenUsers(),
         bid_limiter=RateLimiter(settings.bid_rate_per_second, settings.bid_rate_burst),
+        after_close=sales.lot_closed,
     )
     app[CONTEXT] = context
     if context.hub.redis_link is not None:
@@ -197,12 +198,12 @@ async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     scheduler = Scheduler(context.metrics)
     context.scheduler = scheduler
     auctions.install_jobs(context, scheduler)
-    payments.install_jobs(context, scheduler)
+    sales.install_jobs(context, scheduler)
     notifications.install_jobs(context, scheduler)
     scheduler.start()
     try:
         await auctions.rebuild_schedule(context)
-        await payments.rebuild_schedule(context)
+        await sales.rebuild_schedule(context)
     except Exception:
         # The database may come later (`/readyz` says so meanwhile); the sweeps
         # then find every due transition without the precise date jobs.

@@ -15,8 +15,8 @@ from server.auctions import service as auction_service
 from server.auctions import tasks as auction_tasks
 from server.auctions.models import Lot
 from server.core.logging import PlainFormatter
-from server.payments import service
 from server.payments.models import Payment, PaymentAttempt, Refund, StripeEvent
+from server.sales import window
 from tests.conftest import WEBHOOK_SECRET
 from tests.support import stripe as fake_browser
 from tests.support.factories import bid, create_lot
@@ -31,7 +31,7 @@ async def _expire(server, db, payment_id):
             .where(Payment.id == payment_id)
             .values(expires_at=func.now() - text("interval '1 second'"))
         )
-    assert await service.expire_payment_window(server.context, payment_id) == "expired"
+    assert await window.expire_payment_window(server.context, payment_id) == "expired"
 
 
 async def test_a_success_for_an_expired_payment_is_refunded_with_its_reason(server, db):

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from server.auctions.models import Lot
-from server.payments import service
 from server.payments.models import Payment, Refund
+from server.sales import window
 from tests.conftest import WEBHOOK_SECRET
 from tests.support import stripe as fake_browser
 from tests.support.factories import bid, create_lot
@@ -55,9 +55,9 @@ async def test_the_window_end_racing_a_success_webhook_applies_once(server, db, 
         intent = await fake_browser.get_intent(localstripe.url, result["id"])
         success = event("payment_intent.succeeded", intent)
         await asyncio.gather(
-            service.expire_payment_window(server.context, info["payment_id"]),
+            window.expire_payment_window(server.context, info["payment_id"]),
             deliver(server, success, secret=WEBHOOK_SECRET),
-            service.expire_payment_window(server.context, info["payment_id"]),
+            window.expire_payment_window(server.context, info["payment_id"]),
         )
         payment = await _settled(db, info["payment_id"])
         async with db.sessions() as session:

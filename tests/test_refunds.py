@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from server.payments.models import Payment, Refund
-from server.payments.tasks import reconcile
+from server.sales.reconciliation import reconcile
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.sales import intent_id, sold_lot, standin, won_lot
 from tests.support.services import wait_for

@@ -36,6 +36,7 @@ from server.auctions.bidding import BidPolicy, LotFigures, Placed, apply_bid
 from server.auctions.emails import outbid_email_params
 from server.auctions.lifecycle import bidder_alias, lot_state, lot_view, utcnow
 from server.auctions.models import Lot, LotStatus
+from server.auctions.schedule import schedule_lot
 from server.cards.rules import card_required, usable_at
 from server.core.auth import Identity
 from server.core.context import AppContext
@@ -343,9 +344,7 @@ def _announce(
 
 
 async def _reschedule(context: AppContext, lot_id: int, now: datetime, ends_at: datetime) -> None:
-    from server.auctions import tasks
-
-    tasks.schedule_lot(context, lot_id, LotStatus.OPEN, now, ends_at)
+    schedule_lot(context, lot_id, LotStatus.OPEN, now, ends_at)
 
 
 def _replayed(context: AppContext, lot: Lot, bid: QueuedBid, check: Row[Any]) -> Answer:

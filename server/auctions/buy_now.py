@@ -32,7 +32,6 @@ from server.cards.rules import card_required, usable_at
 from server.core.auth import Identity
 from server.core.context import AppContext
 from server.core.errors import NotFound, conflict
-from server.payments import service as payments
 from server.users.models import User
 
 
@@ -142,7 +141,7 @@ async def _buy_now(
             actor_id=buyer.sub,
             buy_now_price=None,
         )
-        await payments.offer_lot(uow, context, lot, bid, offer_number=1)
+        await context.after_close(uow, context, lot, bid)
         view = lot_view(context, lot)
     if context.scheduler is not None:
         context.scheduler.cancel(f"close:{lot_id}")

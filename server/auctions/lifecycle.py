@@ -12,6 +12,8 @@ import hmac
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from server.auctions.models import Bid, Lot, LotEvent, LotStatus
 from server.auctions.rules import LotState, min_next_bid
 from server.core.context import AppContext
@@ -153,3 +155,39 @@ def change_status(
         **details,
     }
     context.hub.to_lot_after_commit(uow, lot.id, "lot_status", payload)
+
+
+async def lock_lot(uow: UnitOfWork, lot_id: int) -> Lot:
+    lot = await uow.session.scalar(select(Lot).where(Lot.id == lot_id).with_for_update())
+    assert lot is not None
+    return lot
+
+
+async def hammer(
+    uow: UnitOfWork,
+    context: AppContext,
+    lot: Lot,
+    *,
+    reason: str,
+    actor_id: str | None = None,
+) -> Bid | None:
+    """The hammer falls on a locked OPEN lot: the winning bid, or None (UNSOLD).
+
+    No bid, or the highest below the reserve: UNSOLD. Otherwise the highest bid
+    is the sale in force and the lot is PENDING_PAYMENT (bidding locked); what
+    the sale does next is the caller's (`AppContext.after_close`).
+    """
+    if lot.high_bid_id is None:
+        change_status(uow, context, lot, LotStatus.UNSOLD, reason="no_bids", actor_id=actor_id)
+        return None
+    assert lot.current_bid is not None
+    if lot.reserve_price is not None and lot.current_bid < lot.reserve_price:
+        change_status(
+            uow, context, lot, LotStatus.UNSOLD, reason="reserve_not_met", actor_id=actor_id
+        )
+        return None
+    winning_bid = await uow.session.get(Bid, lot.high_bid_id)
+    assert winning_bid is not None
+    put_on_offer(lot, winning_bid)
+    change_status(uow, context, lot, LotStatus.PENDING_PAYMENT, reason=reason, actor_id=actor_id)
+    return winning_bid

@@ -21,18 +21,18 @@ from server.auctions.bids import QueuedBid, place_batch
 from server.auctions.lifecycle import (
     bidder_alias,
     change_status,
+    hammer,
     lot_view,
-    put_on_offer,
     record,
     utcnow,
 )
 from server.auctions.models import Bid, Lot, LotStatus, MaxBid
+from server.auctions.schedule import schedule_lot
 from server.contract.lots import NewLot
 from server.core.auth import Identity
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
 from server.core.errors import Forbidden, NotFound, conflict
-from server.payments import service as payments
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +95,7 @@ async def add_lot(
 async def _schedule(
     context: AppContext, lot_id: int, status: str, starts_at: datetime, ends_at: datetime
 ) -> None:
-    from server.auctions import tasks
-
-    tasks.schedule_lot(context, lot_id, status, starts_at, ends_at)
+    schedule_lot(context, lot_id, status, starts_at, ends_at)
 
 
 async def get_lot(context: AppContext, lot_id: int) -> dict[str, Any]:
@@ -176,7 +174,7 @@ async def close_lot(
     actor: Identity | None = None,
     wait_for_lock: bool = True,
 ) -> str | None:
-    """Let the hammer fall: decide UNSOLD or hand the winner to the payment step.
+    """Let the hammer fall: UNSOLD, or the winner handed to the sale (`after_close`).
 
     Without `actor` this is the scheduled close and only acts once `ends_at` has
     passed; with one it is "close now". Returns the new status, or None when this
@@ -208,23 +206,9 @@ async def close_lot(
             )
         reason = "closed_by_" + actor.role if actor is not None else "ends_at"
         actor_id = actor.sub if actor is not None else None
-        if lot.high_bid_id is None:
-            change_status(uow, context, lot, LotStatus.UNSOLD, reason="no_bids", actor_id=actor_id)
-            return LotStatus.UNSOLD
-        assert lot.current_bid is not None
-        if lot.reserve_price is not None and lot.current_bid < lot.reserve_price:
-            change_status(
-                uow, context, lot, LotStatus.UNSOLD, reason="reserve_not_met", actor_id=actor_id
-            )
-            return LotStatus.UNSOLD
-        winning_bid = await uow.session.get(Bid, lot.high_bid_id)
-        assert winning_bid is not None
-        put_on_offer(lot, winning_bid)
-        change_status(
-            uow, context, lot, LotStatus.PENDING_PAYMENT, reason=reason, actor_id=actor_id
-        )
-        await payments.offer_lot(uow, context, lot, winning_bid, offer_number=1)
-        return LotStatus.PENDING_PAYMENT
+        winning_bid = await hammer(uow, context, lot, reason=reason, actor_id=actor_id)
+        await context.after_close(uow, context, lot, winning_bid)
+        return LotStatus.UNSOLD if winning_bid is None else LotStatus.PENDING_PAYMENT
 
 
 async def cancel_lot(context: AppContext, lot_id: int, actor: Identity) -> dict[str, Any]:
@@ -239,6 +223,7 @@ async def cancel_lot(context: AppContext, lot_id: int, actor: Identity) -> dict[
                 f"Only a lot that has not closed can be withdrawn; it is {lot.status}",
             )
         change_status(uow, context, lot, LotStatus.CANCELED, reason="withdrawn", actor_id=actor.sub)
+        await context.after_close(uow, context, lot, None)
         view = lot_view(context, lot)
     if context.scheduler is not None:
         context.scheduler.cancel(f"close:{lot_id}")

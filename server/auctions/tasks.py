@@ -9,13 +9,14 @@ row lock, so running twice changes things once.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from functools import partial
 
 from sqlalchemy import or_, select
 
 from server.auctions import service
 from server.auctions.lifecycle import utcnow
 from server.auctions.models import Lot, LotStatus
+from server.auctions.schedule import schedule_lot
 from server.core.context import AppContext
 from server.core.logging import bind
 from server.scheduling.scheduler import HORIZON, Scheduler
@@ -23,17 +24,6 @@ from server.scheduling.scheduler import HORIZON, Scheduler
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 200
-
-
-def schedule_lot(
-    context: AppContext, lot_id: int, status: str, starts_at: datetime, ends_at: datetime
-) -> None:
-    scheduler = context.scheduler
-    if scheduler is None:
-        return
-    if status == LotStatus.SCHEDULED:
-        scheduler.at(f"open:{lot_id}", starts_at, open_due_lot, context, lot_id)
-    scheduler.at(f"close:{lot_id}", ends_at, close_due_lot, context, lot_id)
 
 
 async def open_due_lot(context: AppContext, lot_id: int) -> None:
@@ -100,4 +90,6 @@ async def rebuild_schedule(context: AppContext) -> int:
 
 
 def install_jobs(context: AppContext, scheduler: Scheduler) -> None:
+    scheduler.define("open", partial(open_due_lot, context))
+    scheduler.define("close", partial(close_due_lot, context))
     scheduler.every("sweep:lots", context.settings.sweep_interval_seconds, sweep_due_lots, context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
@@ -15,11 +15,27 @@ from server.settings import Settings
 if TYPE_CHECKING:
     from server.auctions.batching import LotBatcher
     from server.auctions.bids import QueuedBid
+    from server.auctions.models import Bid, Lot
+    from server.core.db import UnitOfWork
     from server.core.metrics import Metrics
     from server.payments.gateway import StripeGateway
     from server.realtime.hub import Hub
     from server.scheduling.scheduler import Scheduler
     from server.users.service import SeenUsers
+
+
+class AfterClose(Protocol):
+    """What follows a lot's close, in the close's own unit of work.
+
+    `bid` is the winner (the hammer, or a buy-now), None when the lot closed
+    without a sale (unsold, withdrawn). `server.sales.offers.lot_closed`, wired
+    by the app factory: auctions decides who won and never imports what a sale
+    does next.
+    """
+
+    async def __call__(
+        self, uow: UnitOfWork, context: AppContext, lot: Lot, bid: Bid | None
+    ) -> None: ...
 
 
 @dataclass
@@ -31,6 +47,7 @@ class AppContext:
     stripe: StripeGateway
     seen_users: SeenUsers
     bid_limiter: RateLimiter
+    after_close: AfterClose
     scheduler: Scheduler | None = None
     #: Bids queued per lot, applied in batches; made on the first bid.
     bid_batcher: LotBatcher[QueuedBid] | None = None

@@ -3,7 +3,7 @@
 `retry` asks Stripe again now for whatever is owed: the intent of a CREATING
 payment, the cancellation of an ended payment's intent, or a refund Stripe
 refused. `release` ends an awaiting payment without a strike (its intent
-cancelled where it can be) and applies the expiry policy: see `window`.
+cancelled where it can be) and applies the expiry policy: see `server.sales.release`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ from sqlalchemy import select
 from server.auctions import lifecycle
 from server.core.context import AppContext
 from server.core.errors import NotFound, conflict
-from server.payments import backoff, refunds, service, window
+from server.payments import backoff, refunds
+from server.payments.locking import lock_payment
 from server.payments.models import ENDED, Payment, PaymentStatus, Refund
-from server.payments.transitions import lock_payment
+from server.sales.cancellation import cancel_ended_intent
+from server.sales.intents import create_intent
+from server.sales.release import release_payment
 
 
 async def retry(context: AppContext, payment_id: int, *, admin: str) -> None:
@@ -77,12 +80,12 @@ async def retry(context: AppContext, payment_id: int, *, admin: str) -> None:
         else:
             raise conflict("nothing_to_retry", "Nothing is waiting on Stripe for this payment")
     if action == "create":
-        await service.create_intent(context, payment_id, for_buyer=True)
+        await create_intent(context, payment_id, for_buyer=True)
     elif action == "cancel":
-        await window.cancel_ended_intent(context, payment_id, by_admin=True)
+        await cancel_ended_intent(context, payment_id, by_admin=True)
     else:
         await refunds.send_refund(context, refund_id, background=False)
 
 
 async def release(context: AppContext, payment_id: int) -> Payment:
-    return await window.release_payment(context, payment_id, reason="released_by_admin")
+    return await release_payment(context, payment_id, reason="released_by_admin")

@@ -29,6 +29,12 @@ AWAITING = (
     PaymentStatus.REQUIRES_ACTION,
     PaymentStatus.PROCESSING,
 )
+#: Its intent exists and its window is open: what the window job and reconciliation look at.
+WINDOW_STATES = (
+    PaymentStatus.REQUIRES_PAYMENT,
+    PaymentStatus.REQUIRES_ACTION,
+    PaymentStatus.PROCESSING,
+)
 #: The sale happened (money was taken, possibly returned later).
 PAID = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
 

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
+from server.payments.locking import lock_payment
 from server.payments.models import PAID, Payment, PaymentStatus, Refund
-from server.payments.transitions import lock_payment
 
 log = logging.getLogger(__name__)
 

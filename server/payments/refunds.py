@@ -24,6 +24,7 @@ from server.core.errors import AppError, NotFound, ValidationError, conflict
 from server.core.money import chargeable_step
 from server.payments import backoff
 from server.payments.gateway import StripeRejected, StripeUnavailable
+from server.payments.locking import lock_payment
 from server.payments.models import Payment, PaymentAttempt, Refund
 from server.payments.refund_reports import (
     STRIPE_REFUND_STATUS,
@@ -31,7 +32,6 @@ from server.payments.refund_reports import (
     on_dispute_created,
     settle,
 )
-from server.payments.transitions import lock_payment
 
 log = logging.getLogger(__name__)
 

@@ -7,17 +7,17 @@ from typing import Any
 from server.contract.base import parse
 from server.contract.events import MyPayments
 from server.core.context import AppContext
-from server.payments import service
 from server.realtime.namespace import Caller
+from server.sales import awaiting
 
 
 async def my_payments(context: AppContext, caller: Caller, payload: Any) -> dict[str, Any]:
     identity = caller.require_user()
     parse(MyPayments, {} if payload is None else payload)
-    return {"ok": True, "payments": await service.payments_awaiting(context, identity.sub)}
+    return {"ok": True, "payments": await awaiting.payments_awaiting(context, identity.sub)}
 
 
 async def redeliver_payment_required(context: AppContext, caller: Caller) -> None:
     """`payment_required` again on every connect while a payment awaits this user."""
     if caller.identity is not None:
-        await service.redeliver_on_connect(context, caller.sid, caller.identity.sub)
+        await awaiting.redeliver_on_connect(context, caller.sid, caller.identity.sub)

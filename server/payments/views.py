@@ -17,8 +17,9 @@ from server.core.context import context_of
 from server.core.errors import AppError, Forbidden, Unavailable
 from server.core.http import json_response, read_json, require_identity
 from server.core.pagination import decode_cursor, encode_cursor
-from server.payments import admin, receipts, records, refunds, service, webhooks, window
+from server.payments import admin, receipts, records, refunds, webhooks
 from server.payments.gateway import StripeUnavailable
+from server.sales import awaiting, release
 
 PRIVATE = {"Cache-Control": "private, no-store"}
 _QVALUE = re.compile(r"([01])(?:\.(\d{0,3}))?")
@@ -28,7 +29,7 @@ async def create_intent(request: web.Request) -> web.Response:
     """The live PaymentInfo awaiting the caller for a lot; idempotent."""
     buyer = require_identity(request)
     body = parse(CreateIntent, await read_json(request))
-    info = await service.payment_for_lot(context_of(request), buyer.sub, body.lot_id)
+    info = await awaiting.payment_for_lot(context_of(request), buyer.sub, body.lot_id)
     return _private(json_response(info))  # it holds the client secret
 
 
@@ -123,7 +124,7 @@ async def decline_payment(request: web.Request) -> web.Response:
     buyer = require_identity(request)
     payment_id = path_id(request.match_info["payment_id"], "Payment")
     context = context_of(request)
-    await window.release_payment(context, payment_id, reason="declined", buyer_id=buyer.sub)
+    await release.release_payment(context, payment_id, reason="declined", buyer_id=buyer.sub)
     record = await records.payment_details(context, payment_id, buyer)
     return _private(json_response(record))
 

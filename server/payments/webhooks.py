@@ -4,7 +4,8 @@ The signature is checked over the raw body against every configured secret
 (rotation). The event row is inserted with its Stripe id as primary key: a
 redelivery, even one arriving concurrently, finds the row and changes nothing.
 If applying fails, the transaction (event row included) rolls back and we
-answer 500, so Stripe delivers again.
+answer 500, so Stripe delivers again. What an intent event does to a payment
+is the sale's table, `server.sales.intent_states`.
 
 Events are matched to payments by the intent's id only: metadata is written
 by anyone with access to the Stripe account (other integrations too), so it
@@ -36,15 +37,9 @@ from server.core.http import json_response
 from server.core.logging import bind
 from server.payments import refunds
 from server.payments.cards import expand_latest_charge
+from server.payments.locking import lock_payment
 from server.payments.models import Payment, PaymentIntentRecord, StripeEvent
-from server.payments.transitions import (
-    lock_payment,
-    record_external_cancel,
-    record_failure,
-    record_processing,
-    record_requires_action,
-    record_success,
-)
+from server.sales.intent_states import Source, apply_intent
 
 log = logging.getLogger(__name__)
 
@@ -218,14 +213,24 @@ def _unmatched(context: AppContext, intent: dict[str, Any], reason: str) -> None
     log.warning("stripe event about intent %r ignored: %s", intent.get("id"), reason)
 
 
-async def on_succeeded(
-    uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
-) -> tuple[str, int | None]:
-    payment = await _payment_for_intent(uow, context, intent)
-    if payment is None:
-        return await _refund_replaced_intent(uow, context, intent, event_id)
-    with bind(payment_id=payment.id, lot_id=payment.lot_id):
-        return await record_success(uow, context, payment, intent, event_id=event_id), payment.id
+def on_intent_event(status: str) -> EventHandler:
+    """A `payment_intent.*` event: the intent is now in `status`; the sale applies it."""
+
+    async def handle(
+        uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
+    ) -> tuple[str, int | None]:
+        payment = await _payment_for_intent(uow, context, intent)
+        if payment is None:
+            if status == "succeeded":
+                return await _refund_replaced_intent(uow, context, intent, event_id)
+            return "ignored", None
+        with bind(payment_id=payment.id, lot_id=payment.lot_id):
+            _transition, outcome = await apply_intent(
+                uow, context, payment, status, intent, Source.WEBHOOK, event_id=event_id
+            )
+        return outcome, payment.id
+
+    return handle
 
 
 async def _refund_replaced_intent(
@@ -245,59 +250,14 @@ async def _refund_replaced_intent(
     )
 
 
-async def on_payment_failed(
-    uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
-) -> tuple[str, int | None]:
-    payment = await _payment_for_intent(uow, context, intent)
-    if payment is None:
-        return "ignored", None
-    error = intent.get("last_payment_error") or {}
-    with bind(payment_id=payment.id, lot_id=payment.lot_id):
-        outcome = await record_failure(
-            uow,
-            context,
-            payment,
-            failure_code=error.get("decline_code") or error.get("code"),
-            failure_message=error.get("message"),
-            event_id=event_id,
-        )
-    return outcome, payment.id
-
-
-async def on_requires_action(
-    uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
-) -> tuple[str, int | None]:
-    payment = await _payment_for_intent(uow, context, intent)
-    if payment is None:
-        return "ignored", None
-    return record_requires_action(uow, context, payment), payment.id
-
-
-async def on_processing(
-    uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
-) -> tuple[str, int | None]:
-    payment = await _payment_for_intent(uow, context, intent)
-    if payment is None:
-        return "ignored", None
-    return record_processing(uow, payment), payment.id
-
-
-async def on_canceled(
-    uow: UnitOfWork, context: AppContext, intent: dict[str, Any], event_id: str
-) -> tuple[str, int | None]:
-    """Canceled at Stripe: by us at the window's end (nothing to do), or by someone else."""
-    payment = await _payment_for_intent(uow, context, intent)
-    if payment is None:
-        return "ignored", None
-    return await record_external_cancel(uow, context, payment), payment.id
-
-
+#: Each intent event names the status it reports; `intent_states` says what that status does.
+#: (`payment_intent.canceled` is our own cancel at the window's end, or someone else's.)
 HANDLERS: dict[str, EventHandler] = {
-    "payment_intent.succeeded": on_succeeded,
-    "payment_intent.payment_failed": on_payment_failed,
-    "payment_intent.requires_action": on_requires_action,
-    "payment_intent.processing": on_processing,
-    "payment_intent.canceled": on_canceled,
+    "payment_intent.succeeded": on_intent_event("succeeded"),
+    "payment_intent.payment_failed": on_intent_event("requires_payment_method"),
+    "payment_intent.requires_action": on_intent_event("requires_action"),
+    "payment_intent.processing": on_intent_event("processing"),
+    "payment_intent.canceled": on_intent_event("canceled"),
     "charge.refunded": refunds.on_charge_refunded,
     "charge.dispute.created": refunds.on_dispute_created,
     **card_webhooks.HANDLERS,

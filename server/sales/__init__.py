@@ -1,1 +1,25 @@
-"""Sales: catalogues of lots, and what happens after the hammer (offers, invoices)."""
+"""Sales: catalogues of lots, and what happens after the hammer (offer → PaymentIntent →
+window → outcome, invoices). What the app factory wires in.
+
+`auctions` decides who won (`lifecycle.hammer`) and hands every closed lot
+over through `AppContext.after_close` (`offers.lot_closed`); `payments` keeps
+the money records and passes verified webhooks to `intent_states`.
+"""
+
+from __future__ import annotations
+
+from server.core.context import AppContext
+from server.sales import tasks
+from server.sales.offers import lot_closed
+from server.scheduling.scheduler import Scheduler
+
+__all__ = ["install_jobs", "lot_closed", "rebuild_schedule"]
+
+
+def install_jobs(context: AppContext, scheduler: Scheduler) -> None:
+    tasks.install_jobs(context, scheduler)
+
+
+async def rebuild_schedule(context: AppContext) -> None:
+    await tasks.rebuild_schedule(context)
+    await tasks.reconcile_at_startup(context)

@@ -57,6 +57,7 @@ class Scheduler:
         )
         self._started = False
         self._running: set[asyncio.Task[Any]] = set()
+        self._kinds: dict[str, Callable[[int], Awaitable[Any]]] = {}
 
     def start(self) -> None:
         self._scheduler.start()
@@ -108,6 +109,18 @@ class Scheduler:
             id=job_id,
             replace_existing=True,
         )
+
+    def define(self, kind: str, job: Callable[[int], Awaitable[Any]]) -> None:
+        """Name what a `{kind}:{id}` date job runs (`job(id)`), so `run_at` needs only the name.
+
+        Domains schedule each other's work by name (`expire`, `close`), never by
+        importing the module that does it: the job's module may itself schedule.
+        """
+        self._kinds[kind] = job
+
+    def run_at(self, kind: str, item_id: int, when: datetime) -> None:
+        """Run the job defined for `kind` with `item_id` once at `when` (id `{kind}:{item_id}`)."""
+        self.at(f"{kind}:{item_id}", when, self._kinds[kind], item_id)
 
     def cancel(self, job_id: str) -> None:
         job = self._scheduler.get_job(job_id)

@@ -1,4 +1,4 @@
-"""Payments for won lots: creating the PaymentIntent, and what awaits a buyer.
+"""An offer's PaymentIntent: created after the offer commits, and the window it opens.
 
 No database connection is held while Stripe is asked: a caller claims the
 payment in a short transaction (a lease in `stripe_lease_until` that every
@@ -13,32 +13,20 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from server.auctions import lifecycle
 from server.core.context import AppContext
-from server.core.errors import AppError, Unavailable, conflict
+from server.core.db import UnitOfWork
+from server.core.errors import AppError
 from server.core.logging import bind
 from server.payments import backoff
 from server.payments.gateway import StripeRejected, StripeUnavailable
+from server.payments.locking import lock_payment
 from server.payments.models import Payment, PaymentIntentRecord, PaymentStatus
 from server.payments.presenters import payment_info
-from server.payments.transitions import (
-    announce_payment_required,
-    lock_payment,
-    offer_lot,
-    record_failure,
-    record_processing,
-    record_requires_action,
-    record_success,
-)
-from server.payments.window import expire_payment_window
+from server.sales.emails import email_payment_required
+from server.sales.schedule import schedule_expiry_after_commit
 
 log = logging.getLogger(__name__)
-
-AWAITING_BUYER = (PaymentStatus.REQUIRES_PAYMENT, PaymentStatus.REQUIRES_ACTION)
-
-__all__ = ["create_intent", "expire_payment_window", "offer_lot"]
 
 
 def intent_metadata(payment: Payment) -> dict[str, str]:
@@ -143,38 +131,14 @@ async def _open_window(context: AppContext, payment_id: int, intent: Any) -> boo
         payment.failure_message = None
         backoff.clear_attention(payment, backoff.ATTENTION_CODES["create"])
         announce_payment_required(uow, context, payment)
-        await _email_payment_required(uow, payment)
-        expires_at = payment.expires_at
-
-        async def schedule() -> None:
-            from server.payments import tasks
-
-            tasks.schedule_expiry(context, payment_id, expires_at)
-
-        uow.after_commit(schedule)
+        await email_payment_required(uow, payment)
+        schedule_expiry_after_commit(uow, context, payment)
         return True
 
 
-async def _email_payment_required(uow: Any, payment: Payment) -> None:
-    from server.auctions.models import Lot
-    from server.notifications import messages
-    from server.payments.transitions import _email
-
-    lot = await uow.session.get(Lot, payment.lot_id)
-    assert payment.expires_at is not None
-    await _email(
-        uow,
-        payment.buyer_id,
-        "payment_required",
-        messages.payment_required(
-            lot_title=lot.title if lot else f"Lot {payment.lot_id}",
-            hammer=payment.hammer,
-            premium=payment.premium,
-            total=payment.amount,
-            currency=payment.currency,
-            expires_at=payment.expires_at,
-        ),
-        data={"payment_id": payment.id},
+def announce_payment_required(uow: UnitOfWork, context: AppContext, payment: Payment) -> None:
+    context.hub.to_user_after_commit(
+        uow, payment.buyer_id, "payment_required", payment_info(context, payment)
     )
 
 
@@ -185,83 +149,3 @@ async def _cancel_quietly(context: AppContext, intent_id: str, payment_id: int) 
         )
     except AppError as error:
         log.warning("could not cancel discarded intent for payment %s: %s", payment_id, error)
-
-
-# --- what awaits a buyer ----------------------------------------------------------------------
-
-
-async def payments_awaiting(context: AppContext, buyer_id: str) -> list[dict[str, Any]]:
-    async with context.db.unit_of_work() as uow:
-        payments = (
-            await uow.session.scalars(
-                select(Payment)
-                .where(Payment.buyer_id == buyer_id, Payment.status.in_(AWAITING_BUYER))
-                .order_by(Payment.id)
-            )
-        ).all()
-        return [payment_info(context, payment) for payment in payments]
-
-
-async def payment_for_lot(context: AppContext, buyer_id: str, lot_id: int) -> dict[str, Any]:
-    """The payment awaiting `buyer_id` on `lot_id`, creating its intent now if it must."""
-    async with context.db.unit_of_work() as uow:
-        payment = await uow.session.scalar(
-            select(Payment).where(
-                Payment.buyer_id == buyer_id,
-                Payment.lot_id == lot_id,
-                Payment.status.in_((PaymentStatus.CREATING, *AWAITING_BUYER)),
-            )
-        )
-        if payment is None:
-            raise conflict("no_pending_payment", "No payment awaits you for this lot")
-        if payment.status != PaymentStatus.CREATING:
-            return payment_info(context, payment)
-        payment_id = payment.id
-    await create_intent(context, payment_id, for_buyer=True)
-    async with context.db.unit_of_work() as uow:
-        payment = await uow.session.get(Payment, payment_id)
-        assert payment is not None
-        if payment.status == PaymentStatus.CREATING:
-            raise _not_ready(payment)
-        if payment.status not in AWAITING_BUYER:
-            raise conflict("no_pending_payment", "No payment awaits you for this lot")
-        return payment_info(context, payment)
-
-
-def _not_ready(payment: Payment) -> AppError:
-    """Why a CREATING payment has no intent yet: being created, waiting to retry, or stuck."""
-    now = lifecycle.utcnow()
-    if payment.next_retry_at is None:
-        return Unavailable(
-            "The payment provider refused to prepare this payment; the auction house has been "
-            "told and will contact you"
-        )
-    wait = max(1, int((payment.next_retry_at - now).total_seconds() + 0.999))
-    return Unavailable(
-        "Your payment is being prepared; try again in a moment", details={"retry_after": wait}
-    )
-
-
-async def redeliver_on_connect(context: AppContext, sid: str, buyer_id: str) -> None:
-    for info in await payments_awaiting(context, buyer_id):
-        await context.hub.sio.emit("payment_required", info, to=sid)
-
-
-# --- applying what Stripe says about an intent ----------------------------------------------
-
-
-async def apply_intent_state(
-    uow: Any, context: AppContext, payment: Payment, intent: dict[str, Any], event_id: str | None
-) -> str:
-    """Bring a payment in line with its intent, as a webhook or reconciliation reports it."""
-    status = intent.get("status")
-    if status == "succeeded":
-        return await record_success(uow, context, payment, intent, event_id=event_id)
-    if status == "processing":
-        return record_processing(uow, payment)
-    if status == "requires_action":
-        return record_requires_action(uow, context, payment)
-    return "ignored"
-
-
-__all__ += ["apply_intent_state", "payment_for_lot", "payments_awaiting", "record_failure"]

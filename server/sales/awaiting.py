@@ -1,0 +1,78 @@
+"""What awaits a buyer: their offers' payment details, and the intent made now if they ask.
+
+`payment_required` is sent when a window opens (`intents`) and again on every
+connect while a payment awaits its buyer; `my_payments` and
+`POST /api/payments/create-intent` read it here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from server.auctions import lifecycle
+from server.core.context import AppContext
+from server.core.errors import AppError, Unavailable, conflict
+from server.payments.models import Payment, PaymentStatus
+from server.payments.presenters import payment_info
+from server.sales.intents import create_intent
+
+AWAITING_BUYER = (PaymentStatus.REQUIRES_PAYMENT, PaymentStatus.REQUIRES_ACTION)
+
+
+async def payments_awaiting(context: AppContext, buyer_id: str) -> list[dict[str, Any]]:
+    async with context.db.unit_of_work() as uow:
+        payments = (
+            await uow.session.scalars(
+                select(Payment)
+                .where(Payment.buyer_id == buyer_id, Payment.status.in_(AWAITING_BUYER))
+                .order_by(Payment.id)
+            )
+        ).all()
+        return [payment_info(context, payment) for payment in payments]
+
+
+async def payment_for_lot(context: AppContext, buyer_id: str, lot_id: int) -> dict[str, Any]:
+    """The payment awaiting `buyer_id` on `lot_id`, creating its intent now if it must."""
+    async with context.db.unit_of_work() as uow:
+        payment = await uow.session.scalar(
+            select(Payment).where(
+                Payment.buyer_id == buyer_id,
+                Payment.lot_id == lot_id,
+                Payment.status.in_((PaymentStatus.CREATING, *AWAITING_BUYER)),
+            )
+        )
+        if payment is None:
+            raise conflict("no_pending_payment", "No payment awaits you for this lot")
+        if payment.status != PaymentStatus.CREATING:
+            return payment_info(context, payment)
+        payment_id = payment.id
+    await create_intent(context, payment_id, for_buyer=True)
+    async with context.db.unit_of_work() as uow:
+        payment = await uow.session.get(Payment, payment_id)
+        assert payment is not None
+        if payment.status == PaymentStatus.CREATING:
+            raise _not_ready(payment)
+        if payment.status not in AWAITING_BUYER:
+            raise conflict("no_pending_payment", "No payment awaits you for this lot")
+        return payment_info(context, payment)
+
+
+def _not_ready(payment: Payment) -> AppError:
+    """Why a CREATING payment has no intent yet: being created, waiting to retry, or stuck."""
+    now = lifecycle.utcnow()
+    if payment.next_retry_at is None:
+        return Unavailable(
+            "The payment provider refused to prepare this payment; the auction house has been "
+            "told and will contact you"
+        )
+    wait = max(1, int((payment.next_retry_at - now).total_seconds() + 0.999))
+    return Unavailable(
+        "Your payment is being prepared; try again in a moment", details={"retry_after": wait}
+    )
+
+
+async def redeliver_on_connect(context: AppContext, sid: str, buyer_id: str) -> None:
+    for info in await payments_awaiting(context, buyer_id):
+        await context.hub.sio.emit("payment_required", info, to=sid)

@@ -1,0 +1,57 @@
+"""E-mails a sale sends its buyer, written to the outbox in the state change's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from server.auctions.models import Lot
+from server.core.db import UnitOfWork
+from server.notifications import messages
+from server.notifications.outbox import enqueue_email
+from server.payments.models import Payment
+from server.users.models import User
+
+
+async def email_user(
+    uow: UnitOfWork,
+    user_id: str,
+    topic: str,
+    content: tuple[str, str],
+    *,
+    data: dict[str, Any],
+) -> None:
+    """Queue `content` (subject, body) for `user_id`; nothing for a user without an address."""
+    email = await uow.session.scalar(select(User.email).where(User.id == user_id))
+    if not email:
+        return
+    subject, body = content
+    enqueue_email(
+        uow.session,
+        topic=topic,
+        recipient_id=user_id,
+        recipient_email=email,
+        subject=subject,
+        body=body,
+        data=data,
+    )
+
+
+async def email_payment_required(uow: UnitOfWork, payment: Payment) -> None:
+    lot = await uow.session.get(Lot, payment.lot_id)
+    assert payment.expires_at is not None
+    await email_user(
+        uow,
+        payment.buyer_id,
+        "payment_required",
+        messages.payment_required(
+            lot_title=lot.title if lot else f"Lot {payment.lot_id}",
+            hammer=payment.hammer,
+            premium=payment.premium,
+            total=payment.amount,
+            currency=payment.currency,
+            expires_at=payment.expires_at,
+        ),
+        data={"payment_id": payment.id},
+    )
