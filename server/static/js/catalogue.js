@@ -148,10 +148,21 @@ class Catalogue {
 
   render() {
     const shown = [...this.lots.values()].filter((lot) => this.matches(lot));
+    const groups = this.groups(shown);
+    // The same lots in the same places: refresh the tiles in place, so keyboard focus and
+    // the reading position survive the periodic refresh.
+    const layout = JSON.stringify(groups.map(({ sale, items }) => [sale && sale.id, items.map((lot) => lot.id)]));
+    if (layout === this.layout) {
+      for (const lot of shown) fillTile(this.tiles.get(lot.id), lot);
+      return;
+    }
+    this.layout = layout;
+    const focused = document.activeElement && document.activeElement.closest("article.tile");
+    const focusedId = focused ? Number(focused.dataset.lotId) : null;
     const root = $("catalogue");
     root.replaceChildren();
     this.tiles.clear();
-    for (const { sale, items } of this.groups(shown)) {
+    for (const { sale, items } of groups) {
       const headingId = `sale-${sale ? sale.id : "none"}`;
       const list = h("ul", { class: "catalogue-list" });
       for (const lot of items) {
@@ -185,6 +196,7 @@ class Catalogue {
         empty.append(" ", h("a", { href: "/?show=results", text: "See the results of closed lots" }), ".");
       }
     }
+    if (focusedId !== null && this.tiles.has(focusedId)) this.tiles.get(focusedId).link.focus();
     const count = shown.length;
     $("summary").textContent = `${count} ${count === 1 ? "lot" : "lots"} shown.`;
   }
