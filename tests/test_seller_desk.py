@@ -236,6 +236,55 @@ async def test_a_lot_created_with_images_shows_its_thumbnails(browser, start_ser
         await seller.context.close()
 
 
+async def test_a_lot_joins_one_of_the_sellers_sales(browser, start_server, db):
+    """In a sale the lot takes the sale's currency and schedule, and is numbered."""
+    server = await start_server(dev_mode=True)
+    closes = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=3)
+    status, sale = await server.request(
+        "POST",
+        "/api/sales",
+        as_user="sam",
+        role="seller",
+        json={
+            "title": "Winter sale of clocks",
+            "currency": "eur",
+            "settlement": "per_lot",
+            "lots_close_from": closes.isoformat(),
+            "lot_interval_seconds": 60,
+        },
+    )
+    assert status == 201, sale
+    seller = await open_desk(browser, f"{server.url}/seller", as_name="Sam the seller")
+    try:
+        editor = seller.section("New lot")
+        await editor.get_by_label("Sale").select_option(value=str(sale["id"]))
+        await expect(editor.get_by_label("Currency")).to_have_value("eur")
+        await expect(editor.get_by_label("Currency")).to_be_disabled()
+        await expect(editor.get_by_label("Closes at")).to_be_hidden()
+        await editor.get_by_label("Title").fill("Vienna regulator")
+        await editor.get_by_label("Starting price (EUR)").fill("800")
+        await editor.get_by_role("button", name="Create lot").click()
+        await expect(seller.status).to_have_text(
+            re.compile(r"^“Vienna regulator” was created as lot 1 of “Winter sale of clocks”; ")
+        )
+        lot = await _lot(db, "Vienna regulator")
+        assert (lot.sale_id, lot.lot_number, lot.currency, lot.starting_price) == (
+            sale["id"],
+            1,
+            "eur",
+            80_000,
+        )
+        assert lot.ends_at == closes
+        item = seller.section("Your lots").locator(f"[data-lot-id='{lot.id}']")
+        await expect(item).to_contain_text("Lot 1 of “Winter sale of clocks”.")
+        # The form is for a lot on its own again.
+        await expect(editor.get_by_label("Sale")).to_have_value("")
+        await expect(editor.get_by_label("Closes at")).to_be_visible()
+        assert seller.problems == []
+    finally:
+        await seller.context.close()
+
+
 async def test_the_seller_desk_is_for_sellers(browser, start_server):
     server = await start_server(dev_mode=True)
     tab = await open_desk(browser, f"{server.url}/seller", as_name=None)

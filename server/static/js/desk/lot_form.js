@@ -39,6 +39,9 @@ export class LotEditor {
     this.fields = {
       title: field("Title", h("input", { type: "text", maxlength: "200", autocomplete: "off", required: true })),
       description: field("Description (optional)", h("textarea", { maxlength: "10000", rows: "4" })),
+      sale: field("Sale", h("select", {}), {
+        hint: "A lot of a sale takes the sale's currency and closes on the sale's schedule.",
+      }),
       currency: field(
         "Currency",
         h("select", {}, CURRENCIES.map((code) => h("option", { value: code, text: code.toUpperCase() }))),
@@ -58,6 +61,8 @@ export class LotEditor {
       this.fields[name].baseLabel = label;
     }
     this.fields.currency.input.addEventListener("change", () => this.relabel());
+    this.fields.sale.input.addEventListener("change", () => this.saleChosen());
+    this.sales = [];
     this.fields.description.field.classList.add("wide");
     this.fields.title.field.classList.add("wide");
     this.gallery = h("div", { class: "wide desk-gallery" });
@@ -69,6 +74,7 @@ export class LotEditor {
       { class: "lot-form", novalidate: true, "aria-labelledby": this.heading.id },
       f.title.field,
       f.description.field,
+      f.sale.field,
       f.currency.field,
       PRICES.map(([name]) => f[name].field),
       f.starts_at.field,
@@ -98,6 +104,40 @@ export class LotEditor {
   }
 
   /** Back to a new lot; `focus` moves the focus to the form's heading. */
+  /** The seller's sales still taking lots, offered in the form. */
+  setSales(sales) {
+    this.sales = sales;
+    const select = this.fields.sale.input;
+    const chosen = select.value;
+    select.replaceChildren(
+      h("option", { value: "", text: "None: a lot on its own" }),
+      ...sales.map((sale) =>
+        h("option", {
+          value: String(sale.id),
+          text: `${sale.title} (${sale.currency.toUpperCase()}, lots close from ${formatWhen(sale.lots_close_from)})`,
+        }),
+      ),
+    );
+    if (sales.some((sale) => String(sale.id) === chosen)) select.value = chosen;
+    this.fields.sale.field.hidden = sales.length === 0 && !this.editing;
+    this.saleChosen();
+  }
+
+  get sale() {
+    const id = Number(this.fields.sale.input.value);
+    return this.sales.find((sale) => sale.id === id) || null;
+  }
+
+  /** In a sale: its currency, its schedule; otherwise the seller's own choices. */
+  saleChosen() {
+    const sale = this.editing ? null : this.sale;
+    const f = this.fields;
+    if (sale) f.currency.input.value = sale.currency;
+    f.currency.input.disabled = Boolean(sale) || Boolean(this.editing && this.editing.sale_id);
+    f.ends_at.field.hidden = Boolean(sale) || Boolean(this.editing && this.editing.sale_id);
+    this.relabel();
+  }
+
   reset(focus = false) {
     this.editing = null;
     this.form.reset();
@@ -106,7 +146,8 @@ export class LotEditor {
     this.stop.hidden = true;
     this.gallery.replaceChildren();
     this.fields.ends_at.input.value = localInput(tomorrow());
-    this.relabel();
+    this.fields.sale.input.disabled = false;
+    this.setSales(this.sales);
     if (focus) this.heading.focus();
   }
 
@@ -116,7 +157,10 @@ export class LotEditor {
     f.title.input.value = lot.title;
     f.description.input.value = lot.description || "";
     f.currency.input.value = lot.currency;
-    this.relabel();
+    // A lot stays in the sale it was catalogued in.
+    f.sale.input.value = lot.sale_id ? String(lot.sale_id) : "";
+    f.sale.input.disabled = true;
+    this.saleChosen();
     f.starting_price.input.value = amountInputText(lot.starting_price, lot.currency);
     f.reserve_price.input.value = "";
     f.reserve_price.input.placeholder = lot.has_reserve ? "Unchanged (secret)" : "";
@@ -175,7 +219,10 @@ export class LotEditor {
         problems.push([f[name], `${label.replace(/ \(.*$/, "")}: ${error.message}`]);
       }
     }
+    const sale = this.editing ? null : this.sale;
+    if (sale) body.sale_id = sale.id;
     for (const name of ["starts_at", "ends_at"]) {
+      if (f[name].field.hidden) continue;
       const value = f[name].input.value;
       if (value) body[name] = new Date(value).toISOString();
       else if (name === "ends_at") problems.push([f.ends_at, "Choose when bidding closes."]);
@@ -222,7 +269,10 @@ export class LotEditor {
       maxBytes: this.config.media && this.config.media.max_bytes,
     });
     const images = uploaded.length ? ` ${uploaded.length} ${uploaded.length === 1 ? "image" : "images"} uploaded.` : "";
-    const done = editing ? `Your changes to “${lot.title}” were saved.` : `“${lot.title}” was created; bidding closes ${formatWhen(lot.ends_at)}.`;
+    const where = lot.lot_number ? ` as lot ${lot.lot_number} of “${this.sale ? this.sale.title : "the sale"}”` : "";
+    const done = editing
+      ? `Your changes to “${lot.title}” were saved.`
+      : `“${lot.title}” was created${where}; bidding closes ${formatWhen(lot.ends_at)}.`;
     this.reset();
     await this.onSaved(lot);
     if (refused.length) this.messages.fail(`${done}${images} ${refused.join(" ")}`);

@@ -78,7 +78,10 @@ class SellerDesk {
   }
 
   async reload(focusHeading = null) {
-    const results = await Promise.allSettled([this.loadLots(), this.loadPayments()]);
+    const results = await Promise.allSettled([
+      this.loadSales().then(() => this.loadLots()),
+      this.loadPayments(),
+    ]);
     const failed = results.find((result) => result.status === "rejected");
     if (failed) messages.fail(`The desk could not be brought up to date: ${deskErrorText(failed.reason)}`);
     if (focusHeading && (!document.activeElement || document.activeElement === document.body)) focusHeading.focus();
@@ -106,6 +109,24 @@ class SellerDesk {
       refocus($("lots"), marks[0]);
       refocus($("results"), marks[1]);
     }, 300);
+  }
+
+  /** The seller's sales: their titles for the lists, the open ones for the form. */
+  async loadSales() {
+    this.sales = new Map();
+    try {
+      const page = await api("GET", "/api/sales?limit=200");
+      for (const sale of page.items) if (sale.seller_id === this.user.sub) this.sales.set(sale.id, sale);
+    } catch (error) {
+      if (!(error instanceof ApiError) || ![404, 405].includes(error.status)) throw error;
+    }
+    this.editor.setSales([...this.sales.values()].filter((sale) => sale.status !== "CLOSED"));
+  }
+
+  saleLine(lot) {
+    if (!lot.sale_id) return null;
+    const sale = this.sales && this.sales.get(lot.sale_id);
+    return `Lot ${lot.lot_number} of “${sale ? sale.title : `sale ${lot.sale_id}`}”.`;
   }
 
   async loadLots() {
@@ -147,7 +168,7 @@ class SellerDesk {
         "div",
         { class: "text" },
         h("h3", {}, h("a", { href: `/lots/${lot.id}`, text: lot.title })),
-        ...lines.map((line) => h("p", {}, line)),
+        ...lines.filter(Boolean).map((line) => h("p", {}, line)),
       ),
     );
   }
@@ -176,13 +197,17 @@ class SellerDesk {
     return h(
       "li",
       { class: "card-item", "data-lot-id": String(lot.id) },
-      this.summary(lot, price + reserve, `Closes ${formatWhen(lot.ends_at)}.`),
+      this.summary(lot, this.saleLine(lot), price + reserve, `Closes ${formatWhen(lot.ends_at)}.`),
       actions,
     );
   }
 
   closedItem(lot) {
-    return h("li", { class: "card-item", "data-lot-id": String(lot.id) }, this.summary(lot, resultText(lot)));
+    return h(
+      "li",
+      { class: "card-item", "data-lot-id": String(lot.id) },
+      this.summary(lot, this.saleLine(lot), resultText(lot)),
+    );
   }
 
   async withdraw(lot) {
