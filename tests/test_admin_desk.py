@@ -16,7 +16,7 @@ from server.auctions.models import Lot
 from server.payments.models import Payment, Refund
 from server.users.models import User
 from tests.support.a11y import assert_accessible
-from tests.support.browser import CHROMIUM, PHONE
+from tests.support.browser import CHROMIUM, DESKTOP, PHONE
 from tests.support.desk import browser, open_desk, overflows
 from tests.support.factories import bid, create_lot
 from tests.support.sales import sold_lot
@@ -85,6 +85,11 @@ async def test_the_admin_retries_one_stuck_payment_and_releases_another(
         await expect(attention).to_contain_text("injected amount_too_large")
         await assert_accessible(page, "the admin desk with payments needing attention")
         await admin.shot("admin-01-attention")
+        await page.set_viewport_size(PHONE)
+        assert await overflows(admin) == []
+        await assert_accessible(page, "the admin desk with payments needing attention, phone")
+        await admin.shot("admin-01-attention-phone")
+        await page.set_viewport_size(DESKTOP)
 
         # Stripe still refuses: the desk says so, and the payment stays listed.
         await attention.get_by_role("button", name=f"Retry payment {stuck_clock.id}").click()
@@ -153,6 +158,10 @@ async def test_a_refund_in_major_units_in_the_admins_locale(browser, start_serve
         item = refunds.locator(f"[data-payment-id='{info['payment_id']}']")
         await expect(item).to_contain_text("Refunded so far: 20,00\xa0$.")
         await expect(item.get_by_label("Amount to refund (USD)")).to_have_value("121,97")
+        await admin.page.set_viewport_size(PHONE)
+        assert await overflows(admin) == []
+        await admin.shot("admin-02-refunds-phone")
+        await admin.page.set_viewport_size(DESKTOP)
 
         # More than is left: the server's limit, in major units, replaces the success.
         await item.get_by_label("Amount to refund (USD)").fill("500,00")
