@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.auctions import catalogue, service
-from server.contract.lots import BidsQuery, LotsQuery
+from server.auctions import catalogue, editing, service
+from server.contract.base import parse
+from server.contract.lots import BidsQuery, LotChanges, LotsQuery
 from server.contract.query import parse_query, path_id
 from server.core.context import context_of
-from server.core.http import json_response, require_identity
+from server.core.http import json_response, read_json, require_identity
 from server.core.pagination import decode_cursor, encode_cursor
 
 MANAGERS = ("seller", "admin")
+
+
+async def edit_lot(request: web.Request) -> web.Response:
+    """Change a lot before the first bid (its seller, admin); the same rules as creating it."""
+    actor = require_identity(request, *MANAGERS)
+    lot_id = path_id(request.match_info["lot_id"])
+    changes = parse(LotChanges, await read_json(request))
+    return json_response(await editing.edit_lot(context_of(request), lot_id, actor, changes))
 
 
 async def list_lots(request: web.Request) -> web.Response:
@@ -66,6 +75,7 @@ async def cancel_lot(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/lots", list_lots)
     app.router.add_get("/api/lots/{lot_id}", get_lot)
+    app.router.add_patch("/api/lots/{lot_id}", edit_lot)
     app.router.add_get("/api/lots/{lot_id}/bids", list_bids)
     app.router.add_get("/api/me/bids", my_bids)
     app.router.add_post("/api/lots/{lot_id}/close", close_lot)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from server.contract.base import (
     NO_NUL,
@@ -135,6 +135,51 @@ class NewLot(Contract):
             problem = price_problem(price, self.currency, premium_bps=premium_bps)
             if problem is not None:
                 yield "buy_now_price", f"'buy_now_price' {problem.message}"
+
+
+#: The fields of a lot its seller may change before the first bid (`PATCH /api/lots/{id}`).
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "currency",
+    "starting_price",
+    "reserve_price",
+    "bid_increment",
+    "buy_now_price",
+    "starts_at",
+    "ends_at",
+)
+
+
+def _only_what_is_named(schema: dict[str, Any]) -> None:
+    """A change names at least one field, and an absent field stays as it is (no default)."""
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+    schema["minProperties"] = 1
+
+
+class LotChanges(Contract):
+    """`PATCH /api/lots/{id}`: the fields to change, at least one. `null` removes a reserve,
+    an increment or a buy-now price. The lot as changed must pass every rule of `NewLot`."""
+
+    model_config = ConfigDict(json_schema_extra=lambda schema: _only_what_is_named(schema))
+
+    title: Annotated[str, Field(max_length=200), NOT_BLANK, STRIPPED] = None  # type: ignore[assignment]
+    description: Annotated[str, Field(max_length=10_000), NO_NUL, STRIPPED] = None  # type: ignore[assignment]
+    currency: CurrencyCode = None  # type: ignore[assignment]
+    starting_price: Annotated[Amount, Field(description=MONEY)] = None  # type: ignore[assignment]
+    reserve_price: Annotated[Amount | None, Field(description="Secret. " + MONEY)] = None
+    bid_increment: Annotated[Amount | None, Field(description=MONEY)] = None
+    buy_now_price: Annotated[Amount | None, Field(description=MONEY)] = None
+    starts_at: Timestamp = None  # type: ignore[assignment]
+    ends_at: Timestamp = None  # type: ignore[assignment]
+
+    def problems(self, context: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+        if not self.model_fields_set:
+            yield "body", "Name at least one field to change"
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 #: The catalogue's tabs: which lots a visitor is looking at.

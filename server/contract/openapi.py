@@ -180,6 +180,17 @@ OPERATIONS: tuple[Operation, ...] = (
         auth=True,
     ),
     Operation(
+        "patch",
+        "/api/lots/{lot_id}",
+        "Change a lot before anyone bids (its seller, admin): the named fields, checked with"
+        " the rest as a new lot is. 409 `lot_has_bids` once a bid or maximum is on it,"
+        " `lot_not_open` once closed",
+        lots.Lot,
+        errors=(400, *_auth("seller"), 404, 409, 413),
+        auth=True,
+        body=lots.LotChanges,
+    ),
+    Operation(
         "post",
         "/api/lots/{lot_id}/images",
         "Add an image to a lot (its seller, admin) until it closes: multipart/form-data with"
