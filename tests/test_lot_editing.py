@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.factories import bid, create_lot, in_seconds, iso
+from tests.support.factories import add_lot, bid, create_lot, create_sale, in_seconds, iso
 
 
 async def patch(server: Any, lot_id: int, body: Any, *, as_user="sam", role="seller"):
@@ -126,3 +126,23 @@ async def test_moving_the_start_schedules_or_opens_the_lot_and_says_so(server):
     assert (status, scheduled["status"]) == (200, "SCHEDULED")
     ack = await alice.call("place_bid", bid(other["id"], other["min_next_bid"]))
     assert ack["error"]["code"] == "lot_not_open", ack
+
+
+async def test_a_lot_of_a_sale_keeps_the_sales_currency_and_schedule(server):
+    sale = await create_sale(server, buyer_premium_bps=1000)
+    lot = await add_lot(server, sale, title="Lot one", starting_price=1000)
+    status, error = await patch(
+        server, lot["id"], {"currency": "eur", "ends_at": iso(in_seconds(7200))}
+    )
+    assert (status, error["error"]["code"]) == (400, "validation_error")
+    assert set(error["error"]["fields"]) == {"currency", "ends_at"}
+    status, changed = await patch(
+        server, lot["id"], {"title": "Lot one, cleaned", "starting_price": 1500}
+    )
+    assert status == 200, changed
+    assert (changed["title"], changed["starting_price"]) == ("Lot one, cleaned", 1500)
+    assert (changed["sale_id"], changed["lot_number"], changed["ends_at"]) == (
+        sale["id"],
+        1,
+        lot["ends_at"],
+    )

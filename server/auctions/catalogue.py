@@ -3,7 +3,8 @@
 Every status is listed unless the query narrows it, so a fresh visitor sees
 lots awaiting payment and results as well as open ones. Newest first pages by
 id (keyset); soonest end first pages by position, since an anti-sniping
-extension can move a lot within that order anyway.
+extension can move a lot within that order anyway; so does catalogue order
+(a sale's lots by number).
 """
 
 from __future__ import annotations
@@ -29,12 +30,24 @@ _VIEW_STATUSES: dict[CatalogueView, tuple[str, ...]] = {
 }
 
 
+#: Orders paged by position: the cursor is how many lots earlier pages held.
+POSITIONAL: dict[str, tuple[Any, ...]] = {
+    "ending": (Lot.ends_at.asc(), Lot.id.asc()),
+    "lot_number": (
+        Lot.sale_id.asc().nulls_last(),
+        Lot.lot_number.asc().nulls_last(),
+        Lot.id.asc(),
+    ),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class LotFilter:
     status: str | None = None
     view: CatalogueView | None = None
     q: str | None = None
     seller_id: str | None = None
+    sale_id: int | None = None
     closing_within: int = 3600
     sort: LotSort = "newest"
 
@@ -57,6 +70,8 @@ def _filtered(where: LotFilter) -> Select[Lot]:
         query = query.where(Lot.title.ilike(_like_pattern(where.q), escape="\\"))
     if where.seller_id is not None:
         query = query.where(Lot.seller_id == where.seller_id)
+    if where.sale_id is not None:
+        query = query.where(Lot.sale_id == where.sale_id)
     return query
 
 
@@ -65,13 +80,12 @@ async def list_lots(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """One page of lots and the cursor of the next (None on the last page).
 
-    Newest first: `cursor` is the id the page starts below. Soonest end first:
+    Newest first: `cursor` is the id the page starts below. The other orders:
     `cursor` is how many lots earlier pages held.
     """
     query = _filtered(where).limit(limit + 1)
-    if where.sort == "ending":
-        offset = cursor or 0
-        query = query.order_by(Lot.ends_at.asc(), Lot.id.asc()).offset(offset)
+    if where.sort in POSITIONAL:
+        query = query.order_by(*POSITIONAL[where.sort]).offset(cursor or 0)
     else:
         query = query.order_by(Lot.id.desc())
         if cursor is not None:
@@ -81,6 +95,6 @@ async def list_lots(
         items = [lot_view(context, lot) for lot in lots[:limit]]
     if len(lots) <= limit:
         return items, None
-    if where.sort == "ending":
+    if where.sort in POSITIONAL:
         return items, (cursor or 0) + limit
     return items, lots[limit - 1].id

@@ -31,6 +31,7 @@ async def list_lots(request: web.Request) -> web.Response:
         view=query.view,
         q=query.q,
         seller_id=query.seller_id,
+        sale_id=query.sale_id,
         closing_within=query.closing_within,
         sort=query.sort,
     )

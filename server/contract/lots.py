@@ -184,7 +184,7 @@ class LotChanges(Contract):
 
 #: The catalogue's tabs: which lots a visitor is looking at.
 CatalogueView = Literal["open", "upcoming", "closing_soon", "results"]
-LotSort = Literal["newest", "ending"]
+LotSort = Literal["newest", "ending", "lot_number"]
 
 
 class LotsQuery(Query):
@@ -203,11 +203,16 @@ class LotsQuery(Query):
         NO_NUL,
     ] = None
     seller_id: Annotated[str | None, Field(min_length=1, max_length=255), NO_NUL] = None
+    sale_id: Annotated[Id | None, Field(description="The lots of one sale")] = None
     closing_within: Annotated[
         int, Field(ge=1, le=int(MAX_LOT_DURATION.total_seconds()), description="Seconds")
     ] = 3600
     sort: Annotated[
-        LotSort, Field(description="newest: newest first; ending: soonest end first")
+        LotSort,
+        Field(
+            description="newest: newest first; ending: soonest end first; lot_number: in "
+            "catalogue order (lots of a sale by number, then lots outside a sale)"
+        ),
     ] = "newest"
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     cursor: Cursor | None = None
