@@ -1,4 +1,4 @@
-"""The catalogue API (`GET /api/lots`): every status for a fresh visitor, tabs, search, paging.
+"""The catalogue API (`GET /api/lots`): every status for a fresh visitor, tabs, search, paging."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import exists, select
 
-from server.auctions import tasks
+from server.auctions.schedule import schedule_lot
 from server.auctions.lifecycle import change_status, lot_view, utcnow
 from server.auctions.models import Lot, LotStatus, MaxBid
 from server.auctions.service import require_manager
@@ -100,4 +100,4 @@ async def _reschedule(
 ) -> None:
     if context.scheduler is not None and status == LotStatus.OPEN:
         context.scheduler.cancel(f"open:{lot_id}")
-    tasks.schedule_lot(context, lot_id, status, starts_at, ends_at)
+    schedule_lot(context, lot_id, status, starts_at, ends_at)
