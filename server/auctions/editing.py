@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import exists, select
 
-from server.auctions.schedule import schedule_lot
 from server.auctions.lifecycle import change_status, lot_view, utcnow
 from server.auctions.models import Lot, LotStatus, MaxBid
+from server.auctions.schedule import schedule_lot
 from server.auctions.service import require_manager
 from server.contract.base import parse, refusal
 from server.contract.lots import EDITABLE_FIELDS, LotChanges, NewLot
