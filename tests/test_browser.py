@@ -157,7 +157,7 @@ async def test_a_timed_sale_two_bidders_from_the_catalogue_to_the_receipt(
         await alice.shot("05-alice-sold")
         await bob.shot("06-bob-sold-phone")
 
-        # A paid purchase stays after a reload.
+        # A paid purchase stays after a reload, with a receipt link that works.
         await a.page.reload()
         await expect(a.page.locator("#purchase")).to_contain_text(
             "You bought this lot for $141.97."
@@ -168,6 +168,14 @@ async def test_a_timed_sale_two_bidders_from_the_catalogue_to_the_receipt(
         purchase = alice.page.locator("#purchases li").filter(has_text=title)
         await expect(purchase.locator(".state")).to_have_text("Paid")
         await expect(purchase).to_contain_text("$141.97")
+        receipt_link = purchase.get_by_role("link", name=f"Receipt for {title}")
+        await expect(receipt_link).to_have_attribute("href", re.compile(r"^/receipts/\d+\?"))
+        async with alice.context.expect_page() as opened:
+            await receipt_link.click()
+        receipt = await opened.value
+        await receipt.wait_for_load_state()
+        await expect(receipt.locator("body")).to_contain_text(title)
+        await expect(receipt.locator("body")).to_contain_text("141.97")
         # A partial refund reads in major units, in words.
         status, refunded = await server.request(
             "POST",

@@ -285,6 +285,15 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "post",
+        "/api/payments/{payment_id}/receipt-link",
+        "A signed link to the printable receipt that works without an Authorization header,"
+        " for 15 minutes (its buyer, admin). 409 `no_receipt` until the payment succeeded",
+        payments.ReceiptLink,
+        errors=(401, 404, 409),
+        auth=True,
+    ),
+    Operation(
+        "post",
         "/api/payments/{payment_id}/refund",
         "Refund all that is left (default) or `amount`, never more than was paid"
         " (admin). 201 once refunded, 202 while Stripe reports it pending",

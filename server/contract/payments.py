@@ -174,6 +174,13 @@ class Party(Resource):
     email: Annotated[str | None, Field(description="The buyer's only")] = None
 
 
+class ReceiptLink(Resource):
+    """A short-lived link that opens the printable receipt without an Authorization header."""
+
+    url: Annotated[str, Field(description="Path and query of the signed link, on this server")]
+    expires_at: Annotated[datetime, Field(description="The link stops working then (15 minutes)")]
+
+
 class Receipt(Resource):
     receipt_number: str
     payment_id: int

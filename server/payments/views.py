@@ -17,7 +17,7 @@ from server.core.context import context_of
 from server.core.errors import AppError, Forbidden, Unavailable
 from server.core.http import json_response, read_json, require_identity
 from server.core.pagination import decode_cursor, encode_cursor
-from server.payments import admin, receipts, records, refunds, webhooks
+from server.payments import admin, receipt_links, receipts, records, refunds, webhooks
 from server.payments.gateway import StripeUnavailable
 from server.sales import awaiting, release
 
@@ -201,6 +201,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/payments/my-payments", my_payments)
     app.router.add_get("/api/payments/{payment_id}", get_payment)
     app.router.add_get("/api/payments/{payment_id}/receipt", get_receipt)
+    receipt_links.setup_routes(app)
     app.router.add_post("/api/payments/{payment_id}/refund", refund_payment)
     app.router.add_post("/api/payments/{payment_id}/decline", decline_payment)
     app.router.add_get("/api/admin/payments", admin_payments)
