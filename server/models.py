@@ -5,7 +5,7 @@ from server.cards.models import Card
 from server.core.db import Base
 from server.notifications.models import OutboxMessage
 from server.payments.models import Payment, PaymentAttempt, PaymentStatus, Refund, StripeEvent
-from server.sales.models import Invoice, InvoiceLine, Sale
+from server.sales.models import Invoice, InvoiceLine, InvoiceLineRefund, Sale
 from server.users.models import User, WatchedLot
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Card",
     "Invoice",
     "InvoiceLine",
+    "InvoiceLineRefund",
     "Lot",
     "LotEvent",
     "LotStatus",

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from server.core.money import CURRENCIES, chargeable_step
-from server.sales.pricing import LinePrice, Rates, price_line, totals
+from server.sales.pricing import LinePrice, Rates, allocate_newest_first, price_line, totals
 
 
 def rates(currency="usd", premium_bps=0, tax_rate_bps=0, tax_on="premium") -> Rates:
@@ -92,3 +92,33 @@ def test_every_line_is_chargeable_and_the_totals_agree(
     summed = totals(lines)
     assert summed.total == sum(line.total for line in lines)
     assert summed.total == summed.hammer + summed.premium + summed.tax
+
+
+def test_a_refund_goes_to_the_newest_lines_first():
+    rooms = [(1, 1_000), (2, 500), (3, 300)]
+    assert allocate_newest_first(200, rooms) == [(3, 200)]
+    assert allocate_newest_first(700, rooms) == [(3, 300), (2, 400)]
+    assert allocate_newest_first(1_800, rooms) == [(3, 300), (2, 500), (1, 1_000)]
+    # A line with no room left (returned, or refunded already) is passed over.
+    assert allocate_newest_first(400, [(1, 1_000), (2, 0), (3, 100)]) == [(3, 100), (1, 300)]
+    assert allocate_newest_first(0, rooms) == []
+    with pytest.raises(ValueError, match="does not fit"):
+        allocate_newest_first(1_801, rooms)
+
+
+@given(
+    rooms=st.lists(st.integers(0, 10_000), min_size=1, max_size=10),
+    share=st.floats(0, 1),
+)
+def test_an_allocation_fills_lines_in_order_and_adds_up(rooms, share):
+    lines = list(enumerate(rooms, start=1))
+    amount = int(sum(rooms) * share)
+    parts = allocate_newest_first(amount, lines)
+    assert sum(part for _, part in parts) == amount
+    room = dict(lines)
+    assert all(0 < part <= room[line_id] for line_id, part in parts)
+    # Every line but the oldest one touched is filled to the brim.
+    for line_id, part in parts[:-1]:
+        assert part == room[line_id]
+    touched = [line_id for line_id, _ in parts]
+    assert touched == sorted(touched, reverse=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from server.contract.base import NO_NUL, Id, Resource
+from server.contract.base import NO_NUL, NOT_BLANK, STRIPPED, Amount, Contract, Id, Resource
 from server.contract.common import Cursor
 from server.contract.lots import MONEY, CurrencyCode
 from server.contract.query import Query
@@ -86,3 +87,41 @@ class Invoice(Resource):
 class InvoicePage(Resource):
     items: Annotated[list[Invoice], Field(description="Newest first")]
     next_cursor: Annotated[str | None, Field(description="Null on the last page")]
+
+
+class MarkPaid(Contract):
+    """`POST /api/admin/invoices/{id}/mark-paid`: money taken outside Stripe."""
+
+    method: Literal["cash", "bank_transfer", "other"]
+    reference: Annotated[
+        Annotated[str, Field(max_length=200), NOT_BLANK, STRIPPED] | None,
+        Field(description="The desk's reference: a till slip, a transfer's reference"),
+    ] = None
+
+
+class InvoiceRefundRequest(Contract):
+    """`POST /api/admin/invoices/{id}/refund`: one line (a lot returned), or an amount.
+
+    Neither: everything not yet refunded. An amount is taken from the newest lines first.
+    """
+
+    model_config = ConfigDict(
+        **Contract.model_config,
+        json_schema_extra={
+            "not": {
+                "required": ["line_id", "amount"],
+                "properties": {"line_id": {"type": "integer"}, "amount": {"type": "integer"}},
+            }
+        },
+    )
+
+    line_id: Annotated[Id | None, Field(description="Refund all that is left of this line")] = None
+    amount: Annotated[Amount | None, Field(description="Newest lines first. " + MONEY)] = None
+    reason: Annotated[
+        Annotated[str, Field(max_length=500), NOT_BLANK, STRIPPED] | None,
+        Field(description="Kept with the refund"),
+    ] = None
+
+    def problems(self, context: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+        if self.line_id is not None and self.amount is not None:
+            yield "amount", "Give 'line_id' or 'amount', not both"

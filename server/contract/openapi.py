@@ -457,6 +457,28 @@ OPERATIONS: tuple[Operation, ...] = (
         query=invoices.AdminInvoicesQuery,
     ),
     Operation(
+        "post",
+        "/api/admin/invoices/{invoice_id}/mark-paid",
+        "Money for an ISSUED invoice taken outside Stripe (admin): any open PaymentIntent is"
+        " cancelled first, then the invoice is PAID and its lots SOLD."
+        " 409 `invoice_not_payable` otherwise, `invoice_paid_by_card` when the card won",
+        invoices.Invoice,
+        errors=(400, *_auth("admin"), 404, 409, 413, 503),
+        auth=True,
+        body=invoices.MarkPaid,
+    ),
+    Operation(
+        "post",
+        "/api/admin/invoices/{invoice_id}/refund",
+        "Refund a paid invoice (admin): one line (a lot returned), or an amount taken from"
+        " the newest lines first, or (neither) all that is left",
+        invoices.Invoice,
+        ok=201,
+        errors=(400, *_auth("admin"), 404, 409, 413, 502, 503),
+        auth=True,
+        body=invoices.InvoiceRefundRequest,
+    ),
+    Operation(
         "get",
         "/api/admin/users/{sub}",
         "A user, their strikes and suspension (admin)",

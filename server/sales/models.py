@@ -136,3 +136,32 @@ class InvoiceLine(Base):
     @property
     def total(self) -> int:
         return self.hammer + self.premium + self.tax
+
+
+class InvoiceLineRefund(Base):
+    """The part of a refund booked to one invoice line.
+
+    `refund_id` names the payment's Stripe refund (`refunds`); null for money
+    given back at the desk for an invoice paid there. `kind` says how the line
+    was chosen: `line` (the lot was returned), `amount` (an admin's amount, newest
+    lines first) or `stripe` (a refund made in Stripe's dashboard, newest first).
+    A part counts once its refund has succeeded (at the desk: at once).
+    """
+
+    __tablename__ = "invoice_line_refunds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("kind IN ('line', 'amount', 'stripe')", name="kind"),
+        UniqueConstraint("refund_id", "line_id", name="uq_invoice_line_refunds_refund_line"),
+        Index("ix_invoice_line_refunds_invoice_id", "invoice_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    line_id: Mapped[int] = mapped_column(ForeignKey("invoice_lines.id", ondelete="CASCADE"))
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id", ondelete="CASCADE"))
+    amount: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

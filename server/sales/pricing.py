@@ -9,7 +9,7 @@ the sums of its lines: lines and totals always agree, to the minor unit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from server.core.money import buyer_premium, chargeable_step, round_half_up
@@ -78,3 +78,26 @@ def totals(lines: Iterable[LinePrice]) -> Totals:
         premium += line.premium
         tax += line.tax
     return Totals(hammer=hammer, premium=premium, tax=tax, total=hammer + premium + tax)
+
+
+def allocate_newest_first(amount: int, rooms: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spread `amount` over lines `(line_id, room)`, the newest line (highest id) first.
+
+    Each line takes what room it has left before the next older one takes any.
+    Returns `(line_id, part)` for the lines that take something; raises when the
+    lines have too little room for all of it.
+    """
+    if amount < 0:
+        raise ValueError("a refund is never negative")
+    parts: list[tuple[int, int]] = []
+    left = amount
+    for line_id, room in sorted(rooms, key=lambda item: item[0], reverse=True):
+        if left == 0:
+            break
+        part = min(left, max(room, 0))
+        if part:
+            parts.append((line_id, part))
+            left -= part
+    if left:
+        raise ValueError(f"{left} of the refund does not fit on the invoice's lines")
+    return parts

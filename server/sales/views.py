@@ -13,7 +13,12 @@ from aiohttp import web
 
 from server.auctions import service as auctions
 from server.contract.base import MAX_ID, parse
-from server.contract.invoices import AdminInvoicesQuery, InvoicesQuery
+from server.contract.invoices import (
+    AdminInvoicesQuery,
+    InvoiceRefundRequest,
+    InvoicesQuery,
+    MarkPaid,
+)
 from server.contract.lots import NewLot
 from server.contract.query import parse_query, path_id
 from server.contract.sales import NewSale, SalesQuery
@@ -22,7 +27,7 @@ from server.core.http import json_response, read_json, require_identity
 from server.core.pagination import decode_cursor, encode_cursor
 from server.payments.receipts import CONTENT_SECURITY_POLICY
 from server.payments.views import PRIVATE, prefers_html
-from server.sales import catalogue, invoice_page, invoice_records
+from server.sales import catalogue, desk, invoice_page, invoice_records
 
 MANAGERS = ("seller", "admin")
 
@@ -117,6 +122,36 @@ async def get_invoice(request: web.Request) -> web.Response:
     return _private(response)
 
 
+async def mark_paid(request: web.Request) -> web.Response:
+    """Money for an ISSUED invoice taken at the desk (admins): PAID, its lots SOLD."""
+    admin = require_identity(request, "admin")
+    invoice_id = path_id(request.match_info["invoice_id"], "Invoice")
+    body = parse(MarkPaid, await read_json(request))
+    context = context_of(request)
+    await desk.mark_paid(
+        context, invoice_id, method=body.method, reference=body.reference, admin=admin.sub
+    )
+    return _private(json_response(await invoice_records.invoice_for(context, invoice_id, admin)))
+
+
+async def refund_invoice(request: web.Request) -> web.Response:
+    """Refund a paid invoice by line or by amount (admins); 201 with the invoice."""
+    admin = require_identity(request, "admin")
+    invoice_id = path_id(request.match_info["invoice_id"], "Invoice")
+    body = parse(InvoiceRefundRequest, await read_json(request))
+    context = context_of(request)
+    await desk.refund_invoice(
+        context,
+        invoice_id,
+        line_id=body.line_id,
+        amount=body.amount,
+        reason=body.reason,
+        admin=admin.sub,
+    )
+    invoice = await invoice_records.invoice_for(context, invoice_id, admin)
+    return _private(json_response(invoice, status=201))
+
+
 def _private(response: web.Response) -> web.Response:
     response.headers.update(PRIVATE)
     return response
@@ -130,3 +165,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/me/invoices", my_invoices)
     app.router.add_get("/api/invoices/{invoice_id}", get_invoice)
     app.router.add_get("/api/admin/invoices", admin_invoices)
+    app.router.add_post("/api/admin/invoices/{invoice_id}/mark-paid", mark_paid)
+    app.router.add_post("/api/admin/invoices/{invoice_id}/refund", refund_invoice)
