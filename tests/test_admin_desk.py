@@ -6,8 +6,11 @@ everything else is the real thing. Screenshots land in test-artifacts/browser/.
 
 from __future__ import annotations
 
+import json
 import re
+import time
 
+import jwt
 import pytest
 from playwright.async_api import expect
 from sqlalchemy import select
@@ -17,7 +20,7 @@ from server.payments.models import Payment, Refund
 from server.users.models import User
 from tests.support.a11y import assert_accessible
 from tests.support.browser import CHROMIUM, DESKTOP, PHONE
-from tests.support.desk import browser, open_desk, overflows
+from tests.support.desk import DeskPage, browser, open_desk, overflows
 from tests.support.factories import bid, create_lot
 from tests.support.sales import sold_lot
 from tests.support.services import wait_for
@@ -308,3 +311,40 @@ async def test_the_admin_desk_is_for_admins(browser, start_server):
         await assert_accessible(tab.page, "the admin desk signed out")
     finally:
         await tab.context.close()
+
+
+async def test_a_token_the_server_refuses_signs_the_desk_out_and_says_so(browser, start_server):
+    """A saved sign-in whose token the server does not accept (another secret) is not kept
+    silently: the desk says so and offers the sign-in again."""
+    server = await start_server(dev_mode=True)
+    forged = jwt.encode(
+        {"sub": "root", "role": "admin", "exp": int(time.time()) + 3600},
+        "another-secret-of-at-least-thirty-two-bytes",
+    )
+    saved = json.dumps({"user": {"sub": "root", "role": "admin", "name": "Root"}, "token": forged})
+    context = await browser.new_context(locale="en-US", timezone_id="UTC")
+    await context.add_init_script(
+        f"if (!sessionStorage.getItem('seeded')) {{ sessionStorage.setItem('seeded', '1'); "
+        f"localStorage.setItem('auction.session', {json.dumps(saved)}); }}"
+    )
+    tab = await DeskPage.open(context, f"{server.url}/admin", "root")
+    try:
+        session = tab.page.get_by_role("region", name="Who is signed in")
+        await expect(session.get_by_role("alert")).to_have_text(
+            re.compile(r"^Signed out: .+\. Sign in again to continue\.$")
+        )
+        await expect(tab.page.locator("#gate")).to_have_text(
+            "Sign in as an admin to use this desk."
+        )
+        await expect(tab.page.locator("#desk")).to_be_hidden()
+        await expect(tab.alert).to_be_empty()  # no stale "could not be brought up to date"
+        await session.get_by_role("button", name="Sign in as Root").click()
+        await expect(tab.page.locator("#desk")).to_be_visible()
+        await expect(admin_heading(tab)).to_be_visible()
+        assert tab.problems == []
+    finally:
+        await context.close()
+
+
+def admin_heading(tab: DeskPage):
+    return tab.page.get_by_role("heading", name="Payments needing attention")

@@ -12,7 +12,9 @@ const titles = new LotTitles();
 let sections = [];
 
 async function reload(focusHeading = null) {
-  const results = await Promise.allSettled(sections.map((section) => section.load()));
+  const mine = sections;
+  const results = await Promise.allSettled(mine.map((section) => section.load()));
+  if (mine !== sections) return; // signed out (or in as someone else) meanwhile
   const failed = results.find((result) => result.status === "rejected");
   if (failed) messages.fail(`The desk could not be brought up to date: ${deskErrorText(failed.reason)}`);
   // The control that was pressed is gone after a reload: the section's heading takes focus.
@@ -37,6 +39,7 @@ async function onUser(user) {
   const gate = $("gate");
   messages.clear();
   if (!user || user.role !== "admin") {
+    sections = [];
     desk.hidden = true;
     gate.hidden = false;
     gate.replaceChildren(

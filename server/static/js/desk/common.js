@@ -1,6 +1,6 @@
 // What the seller and admin desks share: sign-in for a role, one message line, amounts
 // typed in the user's locale, lot titles, and small building blocks (tables, confirmations).
-import { api, useToken } from "../api.js";
+import { api, onUnauthorized, useToken } from "../api.js";
 import { h, uniqueId } from "../dom.js";
 import * as money from "../money.js";
 import { Session } from "../session.js";
@@ -146,6 +146,10 @@ export class DeskSession extends Session {
 
   render() {
     super.render();
+    // The shared session speaks to bidders; at a desk the sign-in is for the desk.
+    for (const note of this.root.querySelectorAll(".error, .warning")) {
+      note.textContent = note.textContent.replace(/ to (bid|keep bidding)\./, " to use the desk.");
+    }
     const who = this.root.querySelector(".who");
     if (this.user && who && who.firstChild && who.firstChild.nodeType === Node.TEXT_NODE) {
       who.firstChild.textContent = "Signed in as ";
@@ -178,6 +182,8 @@ export async function startDesk({ role, guestText, onUser, messages }) {
       onUser(user, { session, config });
     },
   });
+  // A token the server refuses (expired, revoked) signs the desk out, and says so.
+  onUnauthorized((message) => session.refused(message));
   session.restore();
   return { config, session };
 }

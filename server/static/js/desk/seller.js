@@ -82,6 +82,7 @@ class SellerDesk {
       this.loadSales().then(() => this.loadLots()),
       this.loadPayments(),
     ]);
+    if (state !== this) return; // signed out (or in as someone else) meanwhile
     const failed = results.find((result) => result.status === "rejected");
     if (failed) messages.fail(`The desk could not be brought up to date: ${deskErrorText(failed.reason)}`);
     if (focusHeading && (!document.activeElement || document.activeElement === document.body)) focusHeading.focus();
