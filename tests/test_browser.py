@@ -368,6 +368,10 @@ async def test_a_second_chance_offer_explains_itself_and_is_declined_without_a_s
         )
         await expect(offer.locator(".total")).to_have_text("$25.00")
         await expect(offer).not_to_contain_text("You won this lot")
+        await expect(b.page.locator("#lot-leader")).to_have_text(
+            "The winning bidder did not pay: the lot is offered to you at $25.00. "
+            "Pay or decline below."
+        )
         await bob.shot("11-bob-second-chance-phone")
         await offer.get_by_role("button", name="Decline this offer").click()
         await expect(offer.locator(".message")).to_have_text(

@@ -5,7 +5,8 @@ import { announce } from "./dom.js";
 import { BidHistory, renderFacts, renderGallery } from "./lot_view.js";
 import { formatMoney } from "./money.js";
 import { $, showFatal, startPage } from "./page.js";
-import { PaymentDesk } from "./payments.js";
+import { isSecondChance } from "./payment_panel.js";
+import { PaymentDesk, paysFor } from "./payments.js";
 import { receiptLink } from "./receipts.js";
 
 const LOT_ID = Number(location.pathname.split("/").filter(Boolean).pop());
@@ -26,7 +27,7 @@ class LotPage {
       section: $("payments"),
       list: $("payment-list"),
       stripeConfig: config.stripe,
-      accepts: (lotId) => lotId === LOT_ID,
+      accepts: (info) => paysFor(info, LOT_ID),
       board: {
         get: () => this.state,
         rerender: () => this.render(),
@@ -83,7 +84,10 @@ class LotPage {
     const mine = this.desk.hasMyPayment(LOT_ID) || Boolean(this.purchase);
     if (lot.status !== "OPEN") this.leading = false;
     else if (this.myAlias) this.leading = lot.high_bidder === this.myAlias;
-    renderFacts(lot, { myAlias: this.myAlias, mine, leading: this.leading });
+    const offered = [...this.desk.panels.values()].some(
+      (panel) => panel.phase !== "ended" && isSecondChance(panel.info),
+    );
+    renderFacts(lot, { myAlias: this.myAlias, mine, leading: this.leading, offered });
     this.box.render({ signedIn: Boolean(this.user), connected: this.live.connected });
     this.history.render(lot.currency, this.myAlias);
     $("watch").hidden = !this.user || !this.watchAvailable;
@@ -274,7 +278,7 @@ async function start() {
   live.on("connected", async () => {
     if (!session.user) return;
     const ack = await live.myPayments();
-    if (ack.ok) await page.desk.reconcile(ack.payments.filter((info) => info.lot_id === LOT_ID));
+    if (ack.ok) await page.desk.reconcile(ack.payments.filter((info) => paysFor(info, LOT_ID)));
   });
   await page.reload();
   live.join(LOT_ID);

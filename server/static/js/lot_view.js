@@ -56,7 +56,7 @@ export function renderGallery(root, lot) {
 }
 
 /** Where the lot stands, from this user's point of view. */
-export function leaderText(lot, { myAlias, mine, leading }) {
+export function leaderText(lot, { myAlias, mine, leading, offered }) {
   const money = (amount) => formatMoney(amount, lot.currency);
   const hammer = lot.hammer_price == null ? money(lot.current_bid) : money(lot.hammer_price);
   const iWon = (myAlias && lot.winner === myAlias) || mine;
@@ -67,6 +67,7 @@ export function leaderText(lot, { myAlias, mine, leading }) {
         ? "You are the highest bidder."
         : `Highest bidder: ${lot.high_bidder}.`;
     case "PENDING_PAYMENT":
+      if (offered) return `The winning bidder did not pay: the lot is offered to you at ${hammer}. Pay or decline below.`;
       return iWon ? `You won at ${hammer}. Complete your payment below.` : `The hammer fell at ${hammer}; waiting for the winner's payment.`;
     case "SOLD":
       return iWon ? `Sold to you for ${hammer}.` : `Sold for ${hammer}.`;

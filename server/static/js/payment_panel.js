@@ -20,11 +20,12 @@ export function buildPaymentPanel(info, { stripeConfig, onPay, onAuthenticate, o
   const headingId = uniqueId("pay-heading");
   const panel = { info: { ...info }, phase: "form", serial: 0, serverFailureFor: -1 };
   panel.maxAttempts = info.attempt + info.attempts_left - 1;
-  panel.title = `lot ${info.lot_id}`;
+  panel.title = info.invoice_id ? `your invoice ${info.invoice_id}` : `lot ${info.lot_id}`;
   panel.heading = h("h3", { id: headingId, tabindex: "-1" });
   panel.lede = h("p", { class: "lede" });
   panel.hammer = h("dd");
   panel.premium = h("dd");
+  panel.tax = h("dd");
   panel.total = h("dd", { class: "total" });
   panel.timer = h("time", { role: "timer" });
   panel.deadline = h("p", { class: "deadline" }, "Time left to pay: ", panel.timer);
@@ -77,6 +78,7 @@ export function buildPaymentPanel(info, { stripeConfig, onPay, onAuthenticate, o
       { class: "breakdown" },
       h("div", {}, h("dt", { text: "Hammer price" }), panel.hammer),
       h("div", {}, h("dt", { text: "Buyer's premium" }), panel.premium),
+      (panel.taxRow = h("div", {}, h("dt", { text: "Tax" }), panel.tax)),
       h("div", {}, (panel.totalLabel = h("dt")), panel.total),
     ),
     panel.deadline,
@@ -97,6 +99,13 @@ export function isSecondChance(info) {
 
 function ledeText(info) {
   const hammer = formatMoney(info.breakdown.hammer, info.currency);
+  if (info.invoice_id) {
+    const count = (info.lines || []).length;
+    return (
+      `Your invoice for the sale covers ${count} ${count === 1 ? "lot" : "lots"}, paid at once. ` +
+      "Pay before the time runs out; an invoice left unpaid counts as a strike."
+    );
+  }
   if (isSecondChance(info)) {
     return (
       `The winning bidder did not pay, so this lot is offered to you at your own highest bid of ` +
@@ -124,6 +133,8 @@ export function renderPaymentPanel(panel) {
   panel.hammer.textContent = money(info.breakdown.hammer);
   panel.premium.textContent = money(info.breakdown.premium);
   panel.total.textContent = money(info.breakdown.total);
+  panel.taxRow.hidden = typeof info.breakdown.tax !== "number";
+  if (!panel.taxRow.hidden) panel.tax.textContent = money(info.breakdown.tax);
   panel.payButton.textContent = `Pay ${money(info.amount)}`;
   if (info.expires_at) countdown(panel.timer, info.expires_at, { done: "Time is up" });
   const ended = phase === "ended";

@@ -20,8 +20,13 @@ const EXPIRY_TEXT = {
   released: "The auction house ended this payment. No strike was recorded.",
 };
 
+/** Whether a payment (one lot's, or an invoice's with lines) pays for lot `lotId`. */
+export function paysFor(info, lotId) {
+  return info.lot_id === lotId || (info.lines || []).some((line) => line.lot_id === lotId);
+}
+
 export class PaymentDesk {
-  /** `board` names lots and follows them; `accepts(lotId)` picks the payments this page shows. */
+  /** `board` names lots and follows them; `accepts(info)` picks the payments this page shows. */
   constructor({ section, list, board, stripeConfig, accepts = () => true }) {
     this.accepts = accepts;
     this.section = section;
@@ -33,7 +38,7 @@ export class PaymentDesk {
 
   hasMyPayment(lotId) {
     for (const panel of this.panels.values()) {
-      if (panel.info.lot_id === lotId && panel.phase !== "ended") return true;
+      if (paysFor(panel.info, lotId) && panel.phase !== "ended") return true;
     }
     return false;
   }
@@ -46,7 +51,7 @@ export class PaymentDesk {
 
   /** payment_required, or one of my_payments: show or update its panel. */
   async required(info) {
-    if (!this.accepts(info.lot_id)) return;
+    if (!this.accepts(info)) return;
     let panel = this.panels.get(info.payment_id);
     const fresh = !panel;
     if (fresh) {
@@ -77,6 +82,7 @@ export class PaymentDesk {
   }
 
   titleFor(panel) {
+    if (panel.info.invoice_id) return this.render(panel);
     const lot = this.board.get(panel.info.lot_id);
     if (lot) panel.title = `“${lot.title}”`;
     this.render(panel);
@@ -85,7 +91,7 @@ export class PaymentDesk {
   /** The board learned about a lot (a snapshot): panels for it can name it now. */
   lotShown(lotId) {
     for (const panel of this.panels.values()) {
-      if (panel.info.lot_id === lotId) this.titleFor(panel);
+      if (paysFor(panel.info, lotId)) this.titleFor(panel);
     }
   }
 
