@@ -25,6 +25,7 @@ from tests.support.factories import bid, create_lot
 from tests.support.sales import sold_lot
 from tests.support.services import wait_for
 from tests.support.stripe_proxy import StripeProxy
+from tests.test_checkout_desk import issued_invoice
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
@@ -229,6 +230,34 @@ async def test_a_refund_stripe_refuses_is_retried_from_the_attention_list(
         await expect(admin.section("Refunds")).to_contain_text("Refunded so far: $20.00.")
         payment = await _payment(db, info["payment_id"])
         assert (payment.status, payment.refunded_amount) == ("PARTIALLY_REFUNDED", 2000)
+        assert admin.problems == []
+    finally:
+        await admin.context.close()
+
+
+async def test_an_invoice_paid_by_bank_transfer_is_marked_paid(browser, start_server, db):
+    server = await start_server(dev_mode=True)
+    invoice_id, lots = await issued_invoice(server, db, [10_000, 20_000])
+    admin = await open_desk(browser, f"{server.url}/admin", as_name="Root", viewport=PHONE)
+    try:
+        item = admin.section("Invoices").locator(f"[data-invoice-id='{invoice_id}']")
+        await expect(item).to_contain_text("Buyer alice, 2 lots, total $330.00: Awaiting payment.")
+        await item.get_by_label("Paid by").select_option("bank_transfer")
+        await item.get_by_label("Reference (optional)").fill("BT-2026-0042")
+        await assert_accessible(admin.page, "the admin desk with an invoice, phone")
+        assert await overflows(admin) == []
+        await item.get_by_role("button", name="Mark paid").click()
+        await expect(admin.status).to_have_text(
+            re.compile(rf"^Invoice {invoice_id} \(“.+”\) is marked paid: \$330\.00; receipt \S+\.$")
+        )
+        item = admin.section("Invoices").locator(f"[data-invoice-id='{invoice_id}']")
+        await expect(item).to_contain_text("Paid (by bank transfer on")
+        await expect(item).to_contain_text("reference BT-2026-0042")
+        await expect(item.get_by_role("button", name="Mark paid")).to_have_count(0)
+        await admin.shot("admin-04-invoice-paid-phone")
+        async with db.sessions() as session:
+            for lot in lots:
+                assert (await session.get(Lot, lot["id"])).status == "SOLD"
         assert admin.problems == []
     finally:
         await admin.context.close()

@@ -21,7 +21,7 @@ from server.auctions.models import Lot
 from tests.support.a11y import assert_accessible
 from tests.support.browser import CHROMIUM, PHONE
 from tests.support.desk import browser, open_desk, overflows
-from tests.support.factories import bid
+from tests.support.factories import bid, create_lot
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
@@ -280,6 +280,57 @@ async def test_a_lot_joins_one_of_the_sellers_sales(browser, start_server, db):
         # The form is for a lot on its own again.
         await expect(editor.get_by_label("Sale")).to_have_value("")
         await expect(editor.get_by_label("Closes at")).to_be_visible()
+        assert seller.problems == []
+    finally:
+        await seller.context.close()
+
+
+async def test_a_lot_is_edited_until_its_first_bid(browser, start_server, db):
+    server = await start_server(dev_mode=True)
+    lot = await create_lot(
+        server, title="Marquetry sewing box", starting_price=45_000, reserve_price=60_000
+    )
+    seller = await open_desk(
+        browser, f"{server.url}/seller", as_name="Sam the seller", locale="de-DE"
+    )
+    try:
+        item = seller.section("Your lots").locator(f"[data-lot-id='{lot['id']}']")
+        await item.get_by_role("button", name="Edit “Marquetry sewing box”").click()
+        form = seller.section("Edit “Marquetry sewing box”")
+        await expect(form.get_by_role("heading")).to_be_focused()
+        await expect(form.get_by_label("Starting price (USD)")).to_have_value("450,00")
+        await expect(form.get_by_label(re.compile(r"^Reserve price"))).to_have_value("")
+        await form.get_by_label("Title").fill("Marquetry sewing box, c. 1860")
+        await form.get_by_label("Starting price (USD)").fill("400")
+        await form.get_by_role("button", name="Save changes").click()
+        await expect(seller.status).to_have_text(
+            "Your changes to “Marquetry sewing box, c. 1860” were saved."
+        )
+        await expect(seller.section("New lot")).to_be_visible()  # the form is new again
+        edited = await _lot(db, "Marquetry sewing box, c. 1860")
+        # The secret reserve was left alone: the desk only sends what changed.
+        assert (edited.id, edited.starting_price, edited.reserve_price) == (
+            lot["id"],
+            40_000,
+            60_000,
+        )
+
+        # A bid lands while the seller is editing: the save is refused in words.
+        await item.get_by_role("button", name="Edit “Marquetry sewing box, c. 1860”").click()
+        form = seller.section("Edit “Marquetry sewing box, c. 1860”")
+        await form.get_by_label("Starting price (USD)").fill("380")
+        bob = await server.socket("bob")
+        assert (await bob.call("place_bid", bid(lot["id"], 40_000)))["ok"]
+        await form.get_by_role("button", name="Save changes").click()
+        await expect(seller.alert).to_have_text(
+            "“Marquetry sewing box, c. 1860” was not changed: "
+            "This lot has bids now, so it can no longer be edited."
+        )
+        assert (await _lot(db, "Marquetry sewing box, c. 1860")).starting_price == 40_000
+        await seller.page.get_by_role("button", name="Stop editing").click()
+        await seller.page.get_by_role("button", name="Refresh the desk").click()
+        await expect(item).to_contain_text("1 bid, highest 400,00")
+        await expect(item.get_by_role("button", name=re.compile("^Edit"))).to_have_count(0)
         assert seller.problems == []
     finally:
         await seller.context.close()

@@ -147,8 +147,8 @@ export class Invoices {
       "Paid by",
       h("select", {}, METHODS.map(([value, label]) => h("option", { value, text: label }))),
     );
-    const reference = field("Reference", h("input", { type: "text", maxlength: "200", autocomplete: "off" }), {
-      hint: "The bank reference or receipt number, so the payment can be traced.",
+    const reference = field("Reference (optional)", h("input", { type: "text", maxlength: "200", autocomplete: "off" }), {
+      hint: "The transfer's reference or the till slip, so the money can be traced.",
     });
     const submit = h("button", { type: "submit", text: "Mark paid" });
     const form = h(
@@ -168,13 +168,13 @@ export class Invoices {
   async markPaid(invoice, method, reference) {
     const text = reference.input.value.trim();
     const name = `Invoice ${invoice.id}`;
-    if (!text) {
-      this.messages.fail(`${name}: enter the payment's reference.`, reference);
-      return;
-    }
+    const body = text ? { method, reference: text } : { method };
     try {
-      await api("POST", `/api/admin/invoices/${invoice.id}/mark-paid`, { method, reference: text });
-      this.messages.say(`${name} is marked paid (${formatMoney(invoice.totals.total, invoice.currency)}).`);
+      const paid = await api("POST", `/api/admin/invoices/${invoice.id}/mark-paid`, body);
+      const receipt = paid.payment && paid.payment.receipt_number ? `; receipt ${paid.payment.receipt_number}` : "";
+      this.messages.say(
+        `${name} (“${invoice.sale_title}”) is marked paid: ${formatMoney(invoice.totals.total, invoice.currency)}${receipt}.`,
+      );
     } catch (error) {
       this.messages.fail(`${name}: ${deskErrorText(error, { currency: invoice.currency })}`);
       return;
