@@ -221,3 +221,22 @@ class StripeEvent(Contract):
 class WebhookReceipt(Resource):
     received: bool
     outcome: Annotated[str, Field(description="applied, ignored, duplicate, ...")]
+
+
+class SignedLink(Resource):
+    """A link that opens a printable page without a bearer token, as the caller, briefly."""
+
+    url: Annotated[str, Field(description="Same-origin path with its token; open it as it is")]
+    expires_at: Annotated[datetime, Field(description="After this the link is refused")]
+
+
+class SignedPageQuery(Query):
+    token: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=1024,
+            pattern=r"^[A-Za-z0-9_.-]+$",
+            description="From the link, as it is",
+        ),
+    ]
