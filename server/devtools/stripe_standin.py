@@ -169,7 +169,12 @@ def _patch_off_session(resources: Any, errors: Any, webhooks: Any) -> None:
     original_error = intents.last_payment_error
 
     def last_payment_error(intent: Any) -> Any:
-        return getattr(intent, "_off_session_error", None) or original_error.fget(intent)
+        error = getattr(intent, "_off_session_error", None) or original_error.fget(intent)
+        charge = intent.latest_charge
+        if isinstance(error, dict) and "payment_method" not in error and charge is not None:
+            # Stripe names the card that failed; localstripe leaves it out.
+            error = {**error, "payment_method": {"id": charge.payment_method}}
+        return error
 
     intents.last_payment_error = property(last_payment_error)
 
