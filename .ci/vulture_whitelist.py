@@ -18,16 +18,6 @@ type_annotation_map
 # admin reading the database use them) though no Python reads them back.
 last_error
 sent_at
-# Cards on file: the off-session charge at the close (AUTO_CHARGE) reads them; it lands
-# after the payment flow's move to server/sales/ (issue 14).
-auto_charge_method
-auto_charge_customer
-auto_charge_reason
-auto_charge
-card_on_file
-charge_off_session
-payment_action_needed
-site_url
 last_synced_at
 stripe_event_id
 object_id

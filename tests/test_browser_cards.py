@@ -16,7 +16,9 @@ from playwright.async_api import Browser, async_playwright, expect
 from sqlalchemy import select
 
 from server.cards.models import Card
+from server.payments.models import Payment
 from tests.support.browser import CHROMIUM, DESKTOP, LAUNCH_ARGS, BidderPage
+from tests.support.factories import bid, create_lot
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
@@ -102,6 +104,40 @@ async def test_a_bidder_saves_chooses_and_removes_cards_and_no_card_data_reaches
         # The card itself went to the stand-in, confirmed with the SetupIntent's secret.
         confirms = tab.posted_to(f"{localstripe.url}/v1/setup_intents/")
         assert any('"number":"4242424242424242"' in body for body in confirms)
+        assert tab.problems == []
+    finally:
+        await context.close()
+
+
+async def test_a_card_saved_on_the_page_pays_at_the_hammer_and_the_page_shows_it_paid(
+    browser, start_server, db, localstripe
+):
+    """AUTO_CHARGE: no payment form ever appears; the purchase shows as paid, live."""
+    server = await start_server(dev_mode=True)
+    lot = await create_lot(server, title="Carriage clock", starting_price=1000)
+    context = await browser.new_context(viewport=DESKTOP, locale="en-US", timezone_id="UTC")
+    tab = await BidderPage.open(context, f"{server.url}/account", "alice")
+    page = tab.page
+    try:
+        await tab.sign_in("Alice")
+        await _save(tab, "4242 4242 4242 4242", "12/34")
+        await expect(page.locator("#cards .cards-status")).to_have_text(
+            "Saved: Visa ending in 4242, expires 12/2034"
+        )
+        alice = await server.socket("alice")
+        assert (await alice.call("place_bid", bid(lot["id"], 2500)))["ok"]
+        status, _ = await server.request(
+            "POST", f"/api/lots/{lot['id']}/close", as_user="sam", role="seller"
+        )
+        assert status == 200
+        purchase = page.locator("#purchases li").filter(has_text="Carriage clock")
+        await expect(purchase).to_contain_text("Paid")
+        await expect(purchase).to_contain_text("$25.00")
+        await expect(page.locator("article.payment")).to_have_count(0)
+        await tab.shot("cards-02-charged-at-the-hammer")
+        async with db.sessions() as session:
+            payment = await session.scalar(select(Payment).where(Payment.lot_id == lot["id"]))
+        assert payment.status == "SUCCEEDED" and payment.auto_charge_reason is None
         assert tab.problems == []
     finally:
         await context.close()

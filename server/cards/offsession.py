@@ -32,6 +32,7 @@ from server.cards.rules import usable_at
 from server.cards.service import as_dict
 from server.core.context import AppContext
 from server.payments.gateway import CardRefused, StripeRejected
+from server.payments.models import Payment
 from server.users.models import User
 
 log = logging.getLogger(__name__)
@@ -109,3 +110,27 @@ async def charge_off_session(
     if status == "requires_action":
         return OffSessionOutcome(intent=intent, reason="authentication_required")
     return OffSessionOutcome(intent=intent, reason="card_declined")
+
+
+def is_echo(payment: Payment, error: dict[str, Any]) -> bool:
+    """Is this failure report the off-session refusal itself (already applied, not an attempt)?
+
+    Only an off-session charge is refused `authentication_required`; a decline is the
+    echo when it names the card on file before the buyer has tried anything.
+    """
+    if payment.auto_charge_reason is None or payment.attempts > 0:
+        return False
+    if error.get("code") == "authentication_required":
+        return True
+    method = error.get("payment_method")
+    method_id = method.get("id") if isinstance(method, dict) else method
+    return (
+        payment.auto_charge_reason == "card_declined"
+        and method_id == payment.auto_charge_method
+        and error.get("code") != "payment_intent_authentication_failure"
+    )
+
+
+def charged_automatically(payment: Payment) -> bool:
+    """Paid by the off-session charge at the close, with no action from the buyer."""
+    return payment.auto_charge_method is not None and payment.auto_charge_reason is None

@@ -15,6 +15,7 @@ from enum import Enum, IntEnum
 from typing import Any
 
 from server.auctions import lifecycle
+from server.cards.offsession import is_echo
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
 from server.payments.models import Payment, PaymentStatus
@@ -139,6 +140,8 @@ async def _failed(
         if payment.status not in (PaymentStatus.REQUIRES_ACTION, PaymentStatus.PROCESSING):
             return "stale"  # a failure already counted, or one we cannot tell apart from it
     error = error if isinstance(error, dict) else {}
+    if is_echo(payment, error):
+        return "ignored"  # the off-session refusal itself, applied already (not an attempt)
     outcome = await record_failure(
         uow,
         context,

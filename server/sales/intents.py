@@ -23,6 +23,7 @@ from server.payments.gateway import StripeRejected, StripeUnavailable
 from server.payments.locking import lock_payment
 from server.payments.models import Payment, PaymentIntentRecord, PaymentStatus
 from server.payments.presenters import payment_info
+from server.sales import auto_charge
 from server.sales.emails import email_payment_required
 from server.sales.schedule import schedule_expiry_after_commit
 
@@ -69,8 +70,25 @@ async def create_intent(context: AppContext, payment_id: int, *, for_buyer: bool
         tries = payment.create_tries
         amount, currency, key = payment.amount, payment.currency, payment.idempotency_key
         metadata = intent_metadata(payment)
+        card = await auto_charge.choose_card(uow, context, payment, now)
 
     with bind(payment_id=payment_id, lot_id=metadata["lot_id"]):
+        if card is not None:
+            try:
+                settled = await auto_charge.charge_at_close(
+                    context,
+                    payment_id,
+                    card,
+                    amount=amount,
+                    currency=currency,
+                    metadata=metadata,
+                    idempotency_key=key,
+                )
+            except StripeUnavailable as error:
+                await _creation_failed(context, payment_id, tries, error)
+                return False
+            if settled is not None:
+                return settled
         try:
             intent = await context.stripe.create_payment_intent(
                 amount=amount,
@@ -131,7 +149,10 @@ async def _open_window(context: AppContext, payment_id: int, intent: Any) -> boo
         payment.failure_message = None
         backoff.clear_attention(payment, backoff.ATTENTION_CODES["create"])
         announce_payment_required(uow, context, payment)
-        await email_payment_required(uow, payment)
+        if payment.auto_charge_reason is not None:  # the card on file could not be charged
+            await auto_charge.email_action_needed(uow, context, payment)
+        else:
+            await email_payment_required(uow, payment)
         schedule_expiry_after_commit(uow, context, payment)
         return True
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from server.auctions import lifecycle
 from server.auctions.models import Bid, LotStatus
+from server.cards.offsession import charged_automatically
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
 from server.notifications import messages
@@ -111,6 +112,7 @@ async def record_success(
             card_brand=payment.card_brand,
             card_last4=payment.card_last4,
             paid_at=now,
+            charged_automatically=charged_automatically(payment),
         ),
         data={"payment_id": payment.id},
     )

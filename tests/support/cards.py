@@ -24,6 +24,8 @@ async def save_card(
     status, setup = await server.request("POST", "/api/me/cards/setup", as_user=user)
     assert status == 200, setup
     status, confirmed = await fake_browser.confirm_setup(standin_url, setup, number, **expiry)
+    if status == 200 and confirmed["status"] == "requires_action":  # the bank's 3-D Secure
+        confirmed = await fake_browser.complete_setup_3ds(standin_url, setup)
     assert status == 200 and confirmed["status"] == "succeeded", confirmed
     if not refetch:
         return confirmed

@@ -149,6 +149,45 @@ async def confirm_setup(
         return response.status, await response.json()
 
 
+async def complete_setup_3ds(standin_url: str, setup: dict[str, Any]) -> dict[str, Any]:
+    """The bank's 3-D Secure page says yes: Stripe.js confirms the SetupIntent again."""
+    setup_id = setup["client_secret"].split("_secret_")[0]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{standin_url}/v1/setup_intents/{setup_id}/confirm",
+            data=json.dumps(
+                {
+                    "key": setup["publishable_key"],
+                    "use_stripe_sdk": True,
+                    "client_secret": setup["client_secret"],
+                }
+            ),
+        ) as response,
+    ):
+        assert response.status == 200
+        return await response.json()
+
+
+async def confirm_saved_card(
+    standin_url: str, info: dict[str, Any], payment_method: str
+) -> tuple[int, dict[str, Any]]:
+    """Stripe.js `confirmCardPayment(secret, {payment_method})`: pay with the card on file."""
+    intent_id = info["client_secret"].split("_secret_")[0]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{standin_url}/v1/payment_intents/{intent_id}/confirm",
+            json={
+                "key": info["publishable_key"],
+                "client_secret": info["client_secret"],
+                "payment_method": payment_method,
+            },
+        ) as response,
+    ):
+        return response.status, await response.json()
+
+
 async def stand_in(standin_url: str, method: str, path: str, **data: Any) -> dict[str, Any]:
     """Act on the stand-in as Stripe's dashboard would (secret key)."""
     async with (

@@ -1,0 +1,105 @@
+"""A crash between Stripe's answer to the off-session charge and our commit (AUTO_CHARGE).
+
+The stand-in ignores idempotency keys; the fault-injecting proxy in front of it replays
+a repeated key's first answer, as Stripe does (tests/support/stripe_proxy.py). The
+charge at Stripe happened; our commit did not. The retry, after the lease, sends the
+same request (same key, same card, chosen before the first call) and applies Stripe's
+answer: exactly one charge, one receipt, the lot SOLD.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+from sqlalchemy import select, text
+
+from server.auctions.models import Lot
+from server.notifications.models import OutboxMessage
+from server.payments.models import Payment
+from tests.support.cards import save_card
+from tests.support.factories import bid, create_lot
+from tests.support.stripe_proxy import StripeProxy
+
+
+@pytest.fixture
+async def proxy(localstripe):
+    async with (
+        aiohttp.ClientSession() as session,
+        session.delete(f"{localstripe.url}/_config/data") as response,
+    ):
+        assert response.status == 200
+    stripe_proxy = StripeProxy(upstream=localstripe.url)
+    await stripe_proxy.start()
+    yield stripe_proxy
+    await stripe_proxy.stop()
+
+
+async def _listing(localstripe, what):
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{localstripe.url}/v1/{what}?limit=100",
+            headers={"Authorization": "Bearer sk_test_tests"},
+        ) as response,
+    ):
+        return (await response.json())["data"]
+
+
+async def test_a_crash_after_the_off_session_charge_ends_in_exactly_one_charge(
+    start_server, db, localstripe, proxy
+):
+    server = await start_server(stripe_api_base=proxy.url, stripe_create_lease_seconds=0.5)
+    await save_card(server, localstripe.url, "alice")
+    async with db.engine.begin() as conn:
+        # Sequences are not transactional: the first activation fails, later ones pass.
+        await conn.execute(text("CREATE SEQUENCE crash_counter"))
+        await conn.execute(
+            text(
+                "CREATE FUNCTION crash_once() RETURNS trigger AS $$ BEGIN "
+                "IF nextval('crash_counter') = 1 THEN RAISE EXCEPTION 'simulated crash'; END IF; "
+                "RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+        )
+        await conn.execute(
+            text(
+                "CREATE TRIGGER crash_once BEFORE UPDATE ON payments FOR EACH ROW "
+                "WHEN (NEW.stripe_payment_intent_id IS NOT NULL AND "
+                "OLD.stripe_payment_intent_id IS NULL) EXECUTE FUNCTION crash_once()"
+            )
+        )
+    try:
+        lot = await create_lot(server, starting_price=1000)
+        alice = await server.socket("alice", email="alice@example.com")
+        assert (await alice.call("place_bid", bid(lot["id"], 5000)))["ok"]
+        await server.request("POST", f"/api/lots/{lot['id']}/close", as_user="sam", role="seller")
+        succeeded = await alice.wait_for("payment_succeeded", timeout=30)
+    finally:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP TRIGGER crash_once ON payments"))
+            await conn.execute(text("DROP FUNCTION crash_once()"))
+            await conn.execute(text("DROP SEQUENCE crash_counter"))
+    # Asked twice (the crash, then the retry); Stripe charged once: the retry was replayed.
+    assert proxy.count("POST", "/v1/payment_intents") >= 2
+    assert proxy.creations_forwarded == 1
+    async with db.sessions() as session:
+        payment = await session.get(Payment, succeeded["payment_id"])
+        lot_row = await session.get(Lot, lot["id"])
+        receipts = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "receipt"))
+        ).all()
+    assert (payment.status, lot_row.status, payment.create_tries) == ("SUCCEEDED", "SOLD", 2)
+    intents = [
+        i
+        for i in await _listing(localstripe, "payment_intents")
+        if i["metadata"].get("payment_id") == str(payment.id)
+    ]
+    assert [(i["id"], i["status"]) for i in intents] == [
+        (payment.stripe_payment_intent_id, "succeeded")
+    ]
+    charges = [
+        c
+        for c in await _listing(localstripe, "charges")
+        if c.get("payment_intent") == payment.stripe_payment_intent_id
+    ]
+    assert len(charges) == 1
+    assert len(receipts) == 1
