@@ -412,3 +412,44 @@ async def test_photos_in_the_catalogue_and_gallery_and_no_serious_accessibility_
             assert tab.problems == []
         finally:
             await tab.context.close()
+
+
+async def test_the_account_page_lists_an_issued_invoice_whose_link_opens_it(browser, start_server):
+    from server.auctions.models import Bid, Lot
+    from server.sales import invoices
+    from server.sales.models import Invoice, Sale
+    from tests.support.factories import add_lot, create_sale
+
+    server = await start_server(dev_mode=True, buyer_premium_bps=2000)
+    sale = await create_sale(server, title="Autumn sale")
+    lot = await add_lot(server, sale, title="Walnut canterbury", starting_price=12_000)
+    client = await server.socket("alice")
+    assert (await client.call("place_bid", bid(lot["id"], 12_000)))["ok"]
+    async with server.context.db.unit_of_work() as uow:
+        row = await uow.session.get(Lot, lot["id"])
+        won = await uow.session.get(Bid, row.high_bid_id)
+        sale_row = await uow.session.get(Sale, sale["id"])
+        line = await invoices.add_line(
+            uow, server.context.settings, sale=sale_row, lot=row, bid=won
+        )
+        invoice = await uow.session.get(Invoice, line.invoice_id, with_for_update=True)
+        await invoices.issue(uow, invoice)
+    tab = await open_tab(browser, server.url, "alice", viewport=PHONE)
+    try:
+        await tab.sign_in("Alice")
+        await tab.page.goto(f"{server.url}/account")
+        item = tab.page.locator("#invoices li")
+        await expect(item).to_contain_text(f"Invoice {line.invoice_id} for Autumn sale")
+        await expect(item).to_contain_text("$144.00")
+        await expect(item.locator(".state")).to_have_text("Awaiting your payment")
+        link = item.get_by_role("link", name=f"Invoice {line.invoice_id} to print")
+        await expect(link).to_have_attribute("href", re.compile(r"^/invoices/\d+/print\?"))
+        async with tab.context.expect_page() as opened:
+            await link.click()
+        printed = await opened.value
+        await expect(printed.locator("body")).to_contain_text("Walnut canterbury")
+        assert await no_horizontal_overflow(tab.page) == []
+        await tab.shot("account-invoice-phone")
+        assert tab.problems == []
+    finally:
+        await tab.context.close()

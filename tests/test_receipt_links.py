@@ -10,6 +10,10 @@ from server.payments.receipt_links import (
     signed_receipt_url,
     viewer_of_link,
 )
+from server.auctions.models import Bid, Lot
+from server.sales import invoices
+from server.sales.models import Sale
+from tests.support.factories import add_lot, bid, create_sale
 from tests.support.sales import sold_lot, won_lot
 
 
@@ -92,3 +96,42 @@ async def test_an_unpaid_payment_has_no_receipt_link(start_server, localstripe):
         "POST", f"/api/payments/{info['payment_id']}/receipt-link", as_user="alice"
     )
     assert (status, body["error"]["code"]) == (409, "no_receipt")
+
+
+async def put_on_invoice(server, lot_id: int) -> int:
+    """The lot's highest bid joins its bidder's invoice (as the sale's close does)."""
+    async with server.context.db.unit_of_work() as uow:
+        lot = await uow.session.get(Lot, lot_id)
+        assert lot is not None and lot.high_bid_id is not None and lot.sale_id is not None
+        won = await uow.session.get(Bid, lot.high_bid_id)
+        sale = await uow.session.get(Sale, lot.sale_id)
+        assert won is not None and sale is not None
+        line = await invoices.add_line(uow, server.context.settings, sale=sale, lot=lot, bid=won)
+        return line.invoice_id
+
+
+async def test_an_invoice_link_opens_the_printable_invoice_and_only_that(server):
+    sale = await create_sale(server, title="Autumn sale")
+    lot = await add_lot(server, sale, title="Walnut canterbury", starting_price=12_345)
+    alice = await server.socket("alice")
+    assert (await alice.call("place_bid", bid(lot["id"], 12_345)))["ok"]
+    invoice_id = await put_on_invoice(server, lot["id"])
+    status, link = await server.request("POST", f"/api/invoices/{invoice_id}/link", as_user="alice")
+    assert status == 200, link
+    assert link["url"].startswith(f"/invoices/{invoice_id}/print?")
+    status, page, headers = await fetch(server, link["url"])
+    assert status == 200 and "Walnut canterbury" in page and "123.45" in page
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    # A receipt's signature never opens an invoice with the same number, nor the reverse.
+    receipt_url, _ = signed_receipt_url(server.context.settings, invoice_id, Identity("alice"))
+    status, _, _ = await fetch(
+        server, link["url"].replace(f"/invoices/{invoice_id}/print", f"/receipts/{invoice_id}")
+    )
+    assert status == 404
+    status, _, _ = await fetch(
+        server,
+        receipt_url.replace(f"/receipts/{invoice_id}", f"/invoices/{invoice_id}/print"),
+    )
+    assert status == 404
+    status, body = await server.request("POST", f"/api/invoices/{invoice_id}/link", as_user="bob")
+    assert (status, body["error"]["code"]) == (404, "not_found")

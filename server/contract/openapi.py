@@ -294,6 +294,15 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "post",
+        "/api/invoices/{invoice_id}/link",
+        "A signed link to the printable invoice that works without an Authorization header,"
+        " for 15 minutes (its buyer, admin)",
+        payments.ReceiptLink,
+        errors=(401, 404),
+        auth=True,
+    ),
+    Operation(
+        "post",
         "/api/payments/{payment_id}/refund",
         "Refund all that is left (default) or `amount`, never more than was paid"
         " (admin). 201 once refunded, 202 while Stripe reports it pending",

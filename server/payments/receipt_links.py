@@ -1,4 +1,4 @@
-"""Short-lived signed links to printable receipts, so a plain browser link can open one.
+"""Short-lived signed links to printable receipts and invoices, so a plain link opens one.
 
 `POST /api/payments/{id}/receipt-link` (the buyer, an admin; Bearer as usual) answers
 `{url, expires_at}`. The URL, `/receipts/{id}?v=<sub>&r=<role>&exp=<unix>&sig=<hmac>`,
@@ -6,6 +6,10 @@ opens the printable HTML receipt with no Authorization header: the signature (HM
 with a key derived from `JWT_SECRET`) binds the payment, who asked and the expiry, and the
 receipt is then looked up as that person would see it, so a link never shows more than its
 maker could. Links last `RECEIPT_LINK_TTL`; a stale or altered one is a 404 like a wrong id.
+
+Invoices (per_sale sales) work the same way: `POST /api/invoices/{id}/link` answers a
+`/invoices/{id}/print?...` URL, signed for the kind "invoice" so a receipt's signature never
+opens an invoice with the same number.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from server.core.context import context_of
 from server.core.errors import NotFound
 from server.core.http import json_response, require_identity
 from server.payments import receipts
+from server.sales import invoice_page, invoice_records
 from server.settings import Settings
 from server.users.models import ROLES
 
@@ -36,40 +41,55 @@ def _key(settings: Settings) -> bytes:
     return hmac.new(settings.jwt_secret.encode(), _PURPOSE, hashlib.sha256).digest()
 
 
-def _signature(settings: Settings, payment_id: int, viewer: Identity, expires: int) -> str:
-    message = f"{payment_id}\n{viewer.sub}\n{viewer.role}\n{expires}".encode()
+#: What a link opens, and where: the signature covers the kind.
+PATHS = {"receipt": "/receipts/{id}", "invoice": "/invoices/{id}/print"}
+
+
+def _signature(settings: Settings, kind: str, item_id: int, viewer: Identity, expires: int) -> str:
+    message = f"{kind}\n{item_id}\n{viewer.sub}\n{viewer.role}\n{expires}".encode()
     return hmac.new(_key(settings), message, hashlib.sha256).hexdigest()
 
 
 def signed_receipt_url(
-    settings: Settings, payment_id: int, viewer: Identity, *, now: float | None = None
+    settings: Settings,
+    payment_id: int,
+    viewer: Identity,
+    *,
+    now: float | None = None,
+    kind: str = "receipt",
 ) -> tuple[str, datetime]:
-    """The path and query of a receipt link for `viewer`, and when it stops working."""
+    """The path and query of a link for `viewer`, and when it stops working."""
     expires = int(now if now is not None else time.time()) + RECEIPT_LINK_TTL
     query = urlencode(
         {
             "v": viewer.sub,
             "r": viewer.role,
             "exp": expires,
-            "sig": _signature(settings, payment_id, viewer, expires),
+            "sig": _signature(settings, kind, payment_id, viewer, expires),
         }
     )
-    return f"/receipts/{payment_id}?{query}", datetime.fromtimestamp(expires, UTC)
+    path = PATHS[kind].format(id=payment_id)
+    return f"{path}?{query}", datetime.fromtimestamp(expires, UTC)
 
 
 def viewer_of_link(
-    settings: Settings, payment_id: int, query: dict[str, str], *, now: float | None = None
+    settings: Settings,
+    payment_id: int,
+    query: dict[str, str],
+    *,
+    now: float | None = None,
+    kind: str = "receipt",
 ) -> Identity:
     """Who made this link, if it is genuine and not expired; otherwise `NotFound`."""
     sub, role, expires, signature = (query.get(name, "") for name in ("v", "r", "exp", "sig"))
     if not sub or role not in ROLES or not expires.isdigit() or len(expires) > 12:
         raise NotFound("This receipt link is not valid")
     viewer = Identity(sub=sub, role=role)
-    expected = _signature(settings, payment_id, viewer, int(expires))
+    expected = _signature(settings, kind, payment_id, viewer, int(expires))
     if not hmac.compare_digest(expected, signature):
         raise NotFound("This receipt link is not valid")
     if int(expires) <= (now if now is not None else time.time()):
-        raise NotFound("This receipt link has expired; open the receipt again from your account")
+        raise NotFound(f"This {kind} link has expired; open the {kind} again from your account")
     return viewer
 
 
@@ -90,9 +110,31 @@ async def open_receipt_link(request: web.Request) -> web.Response:
     context = context_of(request)
     viewer = viewer_of_link(context.settings, payment_id, dict(request.query))
     receipt = await receipts.receipt_for(context, payment_id, viewer)
-    response = web.Response(
-        text=receipts.receipt_html(receipt), content_type="text/html", charset="utf-8"
-    )
+    return _printable(receipts.receipt_html(receipt))
+
+
+async def create_invoice_link(request: web.Request) -> web.Response:
+    viewer = require_identity(request)
+    invoice_id = path_id(request.match_info["invoice_id"], "Invoice")
+    context = context_of(request)
+    await invoice_records.invoice_for(context, invoice_id, viewer)
+    url, expires_at = signed_receipt_url(context.settings, invoice_id, viewer, kind="invoice")
+    response = json_response({"url": url, "expires_at": expires_at})
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+async def open_invoice_link(request: web.Request) -> web.Response:
+    invoice_id = path_id(request.match_info["invoice_id"], "Invoice")
+    context = context_of(request)
+    viewer = viewer_of_link(context.settings, invoice_id, dict(request.query), kind="invoice")
+    invoice = await invoice_records.invoice_for(context, invoice_id, viewer)
+    return _printable(invoice_page.invoice_html(invoice))
+
+
+def _printable(html: str) -> web.Response:
+    response = web.Response(text=html, content_type="text/html", charset="utf-8")
+    # The same policy as the receipt page: no scripts, its own inline styles only.
     response.headers["Content-Security-Policy"] = receipts.CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
@@ -103,3 +145,5 @@ async def open_receipt_link(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/payments/{payment_id}/receipt-link", create_receipt_link)
     app.router.add_get("/receipts/{payment_id}", open_receipt_link)
+    app.router.add_post("/api/invoices/{invoice_id}/link", create_invoice_link)
+    app.router.add_get("/invoices/{invoice_id}/print", open_invoice_link)

@@ -7,7 +7,7 @@ import { STATUS_TEXT } from "./lot_view.js";
 import { formatMoney } from "./money.js";
 import { $, startPage } from "./page.js";
 import { PaymentDesk } from "./payments.js";
-import { receiptLink } from "./receipts.js";
+import { invoiceLink, receiptLink } from "./receipts.js";
 
 const PAID = new Set(["SUCCEEDED", "PARTIALLY_REFUNDED", "REFUNDED"]);
 
@@ -191,7 +191,7 @@ class Account {
         ],
         h("span", { class: "amount", text: formatMoney(invoice.totals.total, invoice.currency) }),
         state(invoiceState(invoice)),
-        invoice.url ? h("a", { href: invoice.url, target: "_blank", rel: "noopener", text: "Open the invoice" }) : null,
+        invoice.status === "OPEN" ? null : invoiceLink(invoice.id, `Invoice ${invoice.id} to print`),
       ),
     );
     fill("invoices", "invoices-empty", items);

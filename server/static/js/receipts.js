@@ -8,6 +8,16 @@ const FRESH_ENOUGH_MS = 30_000;
 
 /** An <a> opening payment `paymentId`'s receipt in a new tab; it keeps its URL fresh. */
 export function receiptLink(paymentId, text = "Open the receipt") {
+  return printableLink(`/api/payments/${paymentId}/receipt-link`, text);
+}
+
+/** The same for a sale's invoice (POST /api/invoices/{id}/link). */
+export function invoiceLink(invoiceId, text = "Open the invoice") {
+  return printableLink(`/api/invoices/${invoiceId}/link`, text);
+}
+
+/** An <a> whose href is the signed URL `endpoint` answers, asked again near its expiry. */
+export function printableLink(endpoint, text) {
   const link = h("a", {
     class: "receipt-link",
     href: "#",
@@ -21,7 +31,7 @@ export function receiptLink(paymentId, text = "Open the receipt") {
   const refresh = () => {
     pending =
       pending ||
-      api("POST", `/api/payments/${paymentId}/receipt-link`)
+      api("POST", endpoint)
         .then((answer) => {
           link.href = answer.url;
           link.removeAttribute("aria-disabled");
@@ -39,7 +49,7 @@ export function receiptLink(paymentId, text = "Open the receipt") {
     refresh().then(
       () => window.open(link.href, "_blank", "noopener"),
       (error) => {
-        link.after(h("span", { class: "error", role: "alert", text: ` The receipt cannot be opened: ${error.message}` }));
+        link.after(h("span", { class: "error", role: "alert", text: ` It cannot be opened: ${error.message}` }));
       },
     );
   });
