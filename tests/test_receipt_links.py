@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
+from server.auctions.models import Bid, Lot
 from server.core.auth import Identity
 from server.payments.receipt_links import (
     RECEIPT_LINK_TTL,
     signed_receipt_url,
     viewer_of_link,
 )
-from server.auctions.models import Bid, Lot
 from server.sales import invoices
 from server.sales.models import Sale
 from tests.support.factories import add_lot, bid, create_sale
