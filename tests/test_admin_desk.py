@@ -170,9 +170,7 @@ async def test_a_refund_in_major_units_in_the_admins_locale(browser, start_serve
         # More than is left: the server's limit, in major units, replaces the success.
         await item.get_by_label("Amount to refund (USD)").fill("500,00")
         await item.get_by_role("button", name="Refund").click()
-        refused = (
-            f"Payment {info['payment_id']}: At most 121,97\xa0$ can be refunded on this payment."
-        )
+        refused = f"Payment {info['payment_id']}: At most 121,97\xa0$ can be refunded."
         await expect(admin.alert).to_have_text(refused)
         await expect(admin.status).to_be_empty()
         await expect(item.get_by_label("Amount to refund (USD)")).to_be_focused()
@@ -255,6 +253,29 @@ async def test_an_invoice_paid_by_bank_transfer_is_marked_paid(browser, start_se
         await expect(item).to_contain_text("reference BT-2026-0042")
         await expect(item.get_by_role("button", name="Mark paid")).to_have_count(0)
         await admin.shot("admin-04-invoice-paid-phone")
+
+        # Refunds: one lot returned (its whole line), then an amount, then too much.
+        lines = item.get_by_role("list", name=f"Lots of invoice {invoice_id}")
+        await lines.get_by_role("button", name="Refund lot 1").click()
+        await lines.get_by_role("button", name="Yes, refund it").click()
+        await expect(admin.status).to_have_text(
+            re.compile(rf"^Refunded \$110\.00 on Invoice {invoice_id} \(“.+”\)\.$")
+        )
+        item = admin.section("Invoices").locator(f"[data-invoice-id='{invoice_id}']")
+        await expect(item).to_contain_text("Partly refunded")
+        await item.get_by_label("Amount to refund (USD)").fill("25")
+        await item.get_by_role("button", name="Refund amount").click()
+        await expect(admin.status).to_have_text(
+            re.compile(rf"^Refunded \$25\.00 on Invoice {invoice_id} ")
+        )
+        item = admin.section("Invoices").locator(f"[data-invoice-id='{invoice_id}']")
+        await item.get_by_label("Amount to refund (USD)").fill("1000")
+        await item.get_by_role("button", name="Refund amount").click()
+        await expect(admin.alert).to_have_text(
+            f"Invoice {invoice_id}: At most $195.00 can be refunded."
+        )
+        await expect(admin.status).to_be_empty()
+        await expect(item.get_by_label("Amount to refund (USD)")).to_be_focused()
         async with db.sessions() as session:
             for lot in lots:
                 assert (await session.get(Lot, lot["id"])).status == "SOLD"

@@ -1,10 +1,11 @@
 // The admin desk (/admin): payments needing attention, refunds, invoices, suspensions, lots.
 // Plain REST against the public API; every section reloads after an action.
 import { h } from "../dom.js";
-import { Invoices, LotControls } from "./admin_lots.js";
+import { Invoices } from "./admin_invoices.js";
+import { LotControls } from "./admin_lots.js";
 import { Suspensions } from "./admin_people.js";
 import { AttentionList, RefundList } from "./admin_payments.js";
-import { $, LotTitles, MessageLine, startDesk } from "./common.js";
+import { $, LotTitles, MessageLine, reportReload, startDesk } from "./common.js";
 import { deskErrorText } from "./errors.js";
 
 const messages = new MessageLine($("messages"));
@@ -15,8 +16,7 @@ async function reload(focusHeading = null) {
   const mine = sections;
   const results = await Promise.allSettled(mine.map((section) => section.load()));
   if (mine !== sections) return; // signed out (or in as someone else) meanwhile
-  const failed = results.find((result) => result.status === "rejected");
-  if (failed) messages.fail(`The desk could not be brought up to date: ${deskErrorText(failed.reason)}`);
+  reportReload(results, messages, deskErrorText);
   // The control that was pressed is gone after a reload: the section's heading takes focus.
   if (focusHeading && (!document.activeElement || document.activeElement === document.body)) {
     focusHeading.focus();

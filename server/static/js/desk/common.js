@@ -1,6 +1,6 @@
 // What the seller and admin desks share: sign-in for a role, one message line, amounts
 // typed in the user's locale, lot titles, and small building blocks (tables, confirmations).
-import { api, onUnauthorized, useToken } from "../api.js";
+import { ApiError, api, onUnauthorized, useToken } from "../api.js";
 import { h, uniqueId } from "../dom.js";
 import * as money from "../money.js";
 import { Session } from "../session.js";
@@ -274,6 +274,17 @@ export function confirmButton({ label, question, confirmLabel, onConfirm, classN
   });
   holder.append(ask);
   return holder;
+}
+
+/**
+ * The first failure of a desk's reload, said on the message line. A failure that is not the
+ * server's answer is a fault in the desk itself: it also goes to the console as one.
+ */
+export function reportReload(results, messages, describe) {
+  const failed = results.find((result) => result.status === "rejected");
+  if (!failed) return;
+  if (!(failed.reason instanceof ApiError)) console.assert(false, `desk fault: ${failed.reason && failed.reason.stack}`);
+  messages.fail(`The desk could not be brought up to date: ${describe(failed.reason)}`);
 }
 
 /** Run `action` with `button` disabled, so a double press acts once. */

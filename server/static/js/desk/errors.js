@@ -35,10 +35,16 @@ export function deskErrorText(error, { currency } = {}) {
       return error.message || "Not found: it may have been removed.";
     case "refund_exceeds_payment":
       return typeof details.refundable === "number" && details.refundable > 0
-        ? `At most ${money(details.refundable)} can be refunded on this payment.`
-        : "Nothing is left to refund on this payment.";
+        ? `At most ${money(details.refundable)} can be refunded.`
+        : "Nothing is left to refund.";
     case "not_refundable":
       return "Only a paid payment can be refunded.";
+    case "invoice_not_paid":
+      return "Only a paid invoice can be refunded.";
+    case "invoice_not_payable":
+      return "This invoice is no longer awaiting payment.";
+    case "line_refunded":
+      return "This lot has been refunded already.";
     case "refund_failed": {
       const why = String(error.message || "").replace(/^Stripe refused [^:]*:\s*/, "");
       return (

@@ -9,6 +9,7 @@ import {
   confirmButton,
   formatMoney,
   formatWhen,
+  reportReload,
   startDesk,
   statusText,
   table,
@@ -83,8 +84,7 @@ class SellerDesk {
       this.loadPayments(),
     ]);
     if (state !== this) return; // signed out (or in as someone else) meanwhile
-    const failed = results.find((result) => result.status === "rejected");
-    if (failed) messages.fail(`The desk could not be brought up to date: ${deskErrorText(failed.reason)}`);
+    reportReload(results, messages, deskErrorText);
     if (focusHeading && (!document.activeElement || document.activeElement === document.body)) focusHeading.focus();
   }
 
