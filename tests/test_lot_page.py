@@ -453,3 +453,50 @@ async def test_the_account_page_lists_an_issued_invoice_whose_link_opens_it(brow
         assert tab.problems == []
     finally:
         await tab.context.close()
+
+
+async def test_a_saved_card_charged_at_the_hammer_and_one_that_was_declined(
+    browser, start_server, localstripe
+):
+    from tests.support.cards import save_card
+
+    server = await start_server(dev_mode=True)
+    paid = await create_lot(server, title="Pair of Chelsea porcelain birds", starting_price=8000)
+    refused = await create_lot(server, title="Blue John urn", starting_price=6000)
+    await save_card(server, localstripe.url, "alice")
+    await save_card(server, localstripe.url, "bob", "4000000000000341")
+    for who, lot in (("alice", paid), ("bob", refused)):
+        client = await server.socket(who)
+        assert (await client.call("place_bid", bid(lot["id"], lot["starting_price"])))["ok"]
+    alice = await open_tab(browser, server.url, "alice")
+    bob = await open_tab(browser, server.url, "bob", viewport=PHONE)
+    try:
+        await alice.sign_in("Alice")
+        await bob.sign_in("Bob")
+        a = await open_lot(alice, server.url, paid["id"])
+        b = await open_lot(bob, server.url, refused["id"])
+        for lot in (paid, refused):
+            status, _ = await server.request(
+                "POST", f"/api/lots/{lot['id']}/close", as_user="sam", role="seller"
+            )
+            assert status == 200
+        # Alice's saved card paid at once: the page says she bought it, with the receipt.
+        await expect(a.page.locator("#lot-badge")).to_have_text("Sold", timeout=30_000)
+        await expect(a.page.locator("#purchase")).to_contain_text("You bought this lot for $80.00.")
+        await expect(a.page.locator("#purchase").get_by_role("link")).to_have_attribute(
+            "href", re.compile(r"^/receipts/")
+        )
+        await expect(alice.payment).to_have_count(0)
+        # Bob's was declined: the panel says so before asking for a card.
+        await expect(bob.payment.locator(".lede")).to_have_text(
+            "Your saved card was declined, so nothing was charged: pay with a card below. "
+            "You won this lot. Pay before the time runs out to complete the purchase; "
+            "a win left unpaid counts as a strike.",
+            timeout=30_000,
+        )
+        await alice.shot("lot-auto-charged")
+        await bob.shot("lot-saved-card-declined-phone")
+        assert alice.problems == [] and bob.problems == []
+    finally:
+        await alice.context.close()
+        await bob.context.close()

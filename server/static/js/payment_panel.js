@@ -97,6 +97,12 @@ export function isSecondChance(info) {
   return (info.offer_number || 1) > 1;
 }
 
+/** Why the saved card charged at the hammer handed over to the buyer (AUTO_CHARGE). */
+const CARD_ON_FILE_TEXT = {
+  authentication_required: "Your bank wants you to confirm this payment, so your saved card was not charged.",
+  card_declined: "Your saved card was declined, so nothing was charged: pay with a card below.",
+};
+
 function ledeText(info) {
   const hammer = formatMoney(info.breakdown.hammer, info.currency);
   if (info.invoice_id) {
@@ -129,7 +135,7 @@ export function renderPaymentPanel(panel) {
   else panel.heading.textContent = `${offer}Pay for ${panel.title}`;
   panel.root.dataset.status = info.status;
   panel.root.dataset.offer = isSecondChance(info) ? "second-chance" : "first";
-  panel.lede.textContent = ledeText(info);
+  panel.lede.textContent = [CARD_ON_FILE_TEXT[info.reason], ledeText(info)].filter(Boolean).join(" ");
   panel.hammer.textContent = money(info.breakdown.hammer);
   panel.premium.textContent = money(info.breakdown.premium);
   panel.total.textContent = money(info.breakdown.total);
