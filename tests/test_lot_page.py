@@ -474,7 +474,7 @@ async def test_a_saved_card_charged_at_the_hammer_and_one_that_was_declined(
         await alice.sign_in("Alice")
         await bob.sign_in("Bob")
         a = await open_lot(alice, server.url, paid["id"])
-        b = await open_lot(bob, server.url, refused["id"])
+        await open_lot(bob, server.url, refused["id"])
         for lot in (paid, refused):
             status, _ = await server.request(
                 "POST", f"/api/lots/{lot['id']}/close", as_user="sam", role="seller"
