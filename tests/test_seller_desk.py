@@ -277,6 +277,9 @@ async def test_a_lot_joins_one_of_the_sellers_sales(browser, start_server, db):
         assert lot.ends_at == closes
         item = seller.section("Your lots").locator(f"[data-lot-id='{lot.id}']")
         await expect(item).to_contain_text("Lot 1 of “Winter sale of clocks”.")
+        await expect(seller.section("Results")).to_contain_text(
+            "“Winter sale of clocks” (open): 1 lot; 1 still open or to come."
+        )
         # The form is for a lot on its own again.
         await expect(editor.get_by_label("Sale")).to_have_value("")
         await expect(editor.get_by_label("Closes at")).to_be_visible()

@@ -16,6 +16,7 @@ import {
 } from "./common.js";
 import { deskErrorText } from "./errors.js";
 import { LotEditor } from "./lot_form.js";
+import { resultText, salesSummaries } from "./seller_results.js";
 
 const messages = new MessageLine($("messages"));
 const EDITABLE = new Set(["SCHEDULED", "OPEN"]);
@@ -25,24 +26,6 @@ let state = null;
 function cover(lot) {
   const image = (lot.images || [])[0];
   return image ? h("img", { src: image.thumb_url, alt: "", width: "96", height: "72" }) : null;
-}
-
-function resultText(lot) {
-  const money = (amount) => formatMoney(amount, lot.currency);
-  switch (lot.status) {
-    case "SOLD":
-      return `Sold to ${lot.winner} for ${money(lot.hammer_price)}.`;
-    case "PENDING_PAYMENT":
-      return `Won by ${lot.winner} at ${money(lot.hammer_price)}; awaiting their payment.`;
-    case "UNSOLD":
-      return lot.bid_count > 0
-        ? `Unsold: the highest bid, ${money(lot.current_bid)}, did not meet the reserve or was not paid.`
-        : "Unsold: no bids.";
-    case "CANCELED":
-      return "Withdrawn.";
-    default:
-      return lot.status;
-  }
 }
 
 /** Where the focus was in a list about to be re-drawn: the lot and the control's name. */
@@ -68,6 +51,7 @@ class SellerDesk {
     this.live.on("lot_event", () => this.soon());
     this.live.connect(session.token);
     this.timer = null;
+    this.sales = new Map();
     this.editor = new LotEditor({
       root: $("editor"),
       heading: $("editor-heading"),
@@ -154,9 +138,12 @@ class SellerDesk {
         : h("p", { class: "muted", text: "You have no open or upcoming lots." }),
     );
     $("results").replaceChildren(
-      closed.length
-        ? h("ul", { class: "cards" }, closed.map((lot) => this.closedItem(lot)))
-        : h("p", { class: "muted", text: "None of your lots has closed yet." }),
+      ...[
+        salesSummaries([...this.sales.values()], lots),
+        closed.length
+          ? h("ul", { class: "cards" }, closed.map((lot) => this.closedItem(lot)))
+          : h("p", { class: "muted", text: "None of your lots has closed yet." }),
+      ].filter(Boolean),
     );
   }
 
