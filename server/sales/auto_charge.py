@@ -197,19 +197,21 @@ async def email_action_needed(uow: UnitOfWork, context: AppContext, payment: Pay
     """'Action needed' with the pay link, instead of the plain 'payment due'."""
     lot = await uow.session.scalar(select(Lot).where(Lot.id == payment.lot_id))
     assert payment.expires_at is not None
+    # A lot's payment is paid on its page; any other (an invoice's) from the account page.
+    page = f"/lots/{payment.lot_id}" if payment.lot_id is not None else "/account"
     await email_user(
         uow,
         payment.buyer_id,
         "payment_required",
         messages.payment_action_needed(
-            lot_title=lot.title if lot else f"Lot {payment.lot_id}",
+            lot_title=lot.title if lot else "your purchase",
             currency=payment.currency,
             hammer=payment.hammer,
             premium=payment.premium,
             total=payment.amount,
             expires_at=payment.expires_at,
             reason=payment.auto_charge_reason or "card_declined",
-            pay_url=f"{context.settings.site_url}/lots/{payment.lot_id}",
+            pay_url=context.settings.site_url + page,
         ),
         data={"payment_id": payment.id, "reason": payment.auto_charge_reason},
     )
