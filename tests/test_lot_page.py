@@ -288,11 +288,11 @@ async def test_trust_reserve_tabs_expired_sign_in_and_a_phone_with_large_amounts
     # A sign-in that runs out while the page is open says so; so does one found expired.
     tab = await open_tab(browser, server.url, "carol")
     try:
-        await sign_in_with(tab, make_token("carol", name="Carol", ttl_seconds=4), "Carol", "carol")
+        await sign_in_with(tab, make_token("carol", name="Carol", ttl_seconds=15), "Carol", "carol")
         await tab.page.goto(f"{server.url}/lots/{lot['id']}")
         await expect(tab.page.get_by_text("Bidding as Carol")).to_be_visible()
         await expect(tab.page.locator("#session [role=alert]")).to_have_text(
-            "Your sign-in expired. Sign in again to bid.", timeout=30_000
+            "Your sign-in expired. Sign in again to bid.", timeout=60_000
         )
         await expect(tab.page.get_by_role("button", name="Sign in as Alice")).to_be_visible()
         await sign_in_with(
