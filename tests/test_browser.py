@@ -131,6 +131,9 @@ async def test_a_timed_sale_two_bidders_from_the_catalogue_to_the_receipt(
             f"Pay for “{title}”", timeout=90_000
         )
         await expect(panel.locator(".lede")).to_contain_text("You won this lot.")
+        await expect(alice.page.locator("#announce-urgent")).to_have_text(
+            "You won a lot. Pay $141.97 before the time runs out."
+        )
         await expect(panel.locator(".breakdown")).to_contain_text("Hammer price$123.45")
         await expect(panel.locator(".breakdown")).to_contain_text("Buyer's premium$18.52")
         await expect(panel.locator(".breakdown")).to_contain_text("Total to pay$141.97")

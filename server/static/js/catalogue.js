@@ -63,6 +63,9 @@ class Catalogue {
     $("search").addEventListener("input", () => {
       this.query = $("search").value.trim();
       this.changed();
+      // Beyond the lots already here, ask the server (the catalogue may be larger).
+      clearTimeout(this.searchTimer);
+      if (this.query) this.searchTimer = setTimeout(() => this.search(this.query), 300);
     });
     $("filters").addEventListener("submit", (event) => event.preventDefault());
   }
@@ -96,6 +99,20 @@ class Catalogue {
       if (lot.status === "OPEN" && !this.live.isJoined(lot.id)) this.live.join(lot.id);
     }
     this.render();
+  }
+
+  async search(query) {
+    try {
+      const answer = await api("GET", `/api/lots?q=${encodeURIComponent(query)}&limit=200`);
+      if (query !== this.query) return;
+      for (const lot of answer.items) {
+        const known = this.lots.get(lot.id);
+        if (!known || lot.seq >= known.seq) this.lots.set(lot.id, lot);
+      }
+      this.render();
+    } catch {
+      // The lots already loaded were searched; the next refresh tries again.
+    }
   }
 
   snapshot(lot) {
