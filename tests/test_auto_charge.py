@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from server.auctions.models import Lot
 from server.notifications.models import OutboxMessage
-from server.payments.models import Payment, PaymentAttempt
+from server.payments.models import Payment, PaymentAttempt, StripeEvent
 from server.users.models import User
 from tests.conftest import WEBHOOK_SECRET
 from tests.support import stripe as fake_browser
@@ -62,6 +62,20 @@ async def _emails(db, recipient):
         return [(row.topic, row.subject, row.body) for row in rows]
 
 
+async def _event(db, event_type, object_id, timeout=20.0):
+    for _ in range(int(timeout / 0.05)):
+        async with db.sessions() as session:
+            row = await session.scalar(
+                select(StripeEvent).where(
+                    StripeEvent.type == event_type, StripeEvent.object_id == object_id
+                )
+            )
+        if row is not None:
+            return row
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {event_type} about {object_id}")
+
+
 async def _intent(localstripe, intent_id):
     return await fake_browser.get_intent(localstripe.url, intent_id)
 
@@ -81,6 +95,9 @@ async def test_a_saved_card_is_charged_at_the_hammer_with_no_action_from_the_buy
     assert (payment.card_brand, payment.card_last4) == ("visa", "4242")
     async with db.sessions() as session:
         assert (await session.get(Lot, lot["id"])).status == "SOLD"
+    # Stripe's own payment_intent.succeeded comes after the answer was applied: once only.
+    webhook = await _event(db, "payment_intent.succeeded", payment.stripe_payment_intent_id)
+    assert webhook.outcome == "duplicate"
     receipts = [e for e in await _emails(db, "alice") if e[0] == "receipt"]
     assert len(receipts) == 1 and receipts[0][1].startswith("We charged your card for")
     assert "Visa ending in 4242" in receipts[0][2]
@@ -105,6 +122,11 @@ async def test_a_bank_that_wants_3ds_hands_the_same_intent_to_the_buyer(server, 
     action = [e for e in await _emails(db, "bob") if e[0] == "payment_required"]
     assert len(action) == 1 and action[0][1].startswith("Action needed: pay for")
     assert f"/lots/{lot['id']}" in action[0][2]
+
+    # The stand-in's payment_intent.payment_failed about the refusal: not an attempt.
+    echo = await _event(db, "payment_intent.payment_failed", payment.stripe_payment_intent_id)
+    assert echo.outcome == "ignored"
+    assert (await _payment(db, lot["id"])).attempts == 0
 
     # The buyer authenticates with the card on file (Stripe.js confirmCardPayment).
     status, confirmed = await fake_browser.confirm_saved_card(localstripe.url, info, card["id"])
