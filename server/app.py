@@ -31,6 +31,7 @@ from server.core.http import error_middleware
 from server.core.logging import request_context_middleware
 from server.core.metrics import Metrics
 from server.core.ratelimit import RateLimiter
+from server.payments import seller_views as seller_payments
 from server.payments.gateway import StripeGateway
 from server.payments.models import PaymentStatus
 from server.realtime import polling
@@ -109,6 +110,7 @@ def create_app(
     auctions.setup_routes(app)
     media.setup_routes(app, settings)
     payments.setup_routes(app)
+    seller_payments.setup_routes(app)
     sales_views.setup_routes(app)
     user_views.setup_routes(app)
     user_me.setup_routes(app)

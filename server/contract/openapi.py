@@ -388,47 +388,14 @@ OPERATIONS: tuple[Operation, ...] = (
         auth=True,
     ),
     Operation(
-        "post",
-        "/api/payments/{payment_id}/receipt-link",
-        "A link that opens the receipt without a bearer token, for 10 minutes (its buyer,"
-        " admin): for a plain `<a href>`. 409 `no_receipt` until the payment succeeded",
-        payments.SignedLink,
-        errors=(401, 404, 409),
+        "get",
+        "/api/seller/payments",
+        "Payments for the caller's lots, newest first, read-only (seller; admins any seller's"
+        " with `seller_id`): buyers by their alias on the lot only",
+        payments.SellerPaymentPage,
+        errors=(400, *_auth("seller")),
         auth=True,
-    ),
-    Operation(
-        "post",
-        "/api/invoices/{invoice_id}/link",
-        "A link that opens the invoice without a bearer token, for 10 minutes (its buyer, admin)",
-        payments.SignedLink,
-        errors=(401, 404),
-        auth=True,
-    ),
-    *(
-        Operation(
-            "get",
-            path,
-            f"The {what} a signed link opens, as whoever asked for the link: the printable page"
-            " for `Accept: text/html` (refusals too), else JSON. 403 `link_invalid` for a"
-            " token that is not this page's, `link_expired` once it lapsed",
-            None,
-            errors=(403, 404, 409),
-            query=payments.SignedPageQuery,
-            responses={
-                "200": {
-                    "description": "OK",
-                    "content": {
-                        JSON: {"schema": ref(model)},
-                        "text/html": {"schema": {"type": "string"}},
-                    },
-                }
-            },
-            refers_to=(model,),
-        )
-        for what, path, model in (
-            ("receipt", "/api/signed/receipts/{payment_id}", payments.Receipt),
-            ("invoice", "/api/signed/invoices/{invoice_id}", invoices.Invoice),
-        )
+        query=payments.SellerPaymentsQuery,
     ),
     Operation(
         "get",

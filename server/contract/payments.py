@@ -223,20 +223,36 @@ class WebhookReceipt(Resource):
     outcome: Annotated[str, Field(description="applied, ignored, duplicate, ...")]
 
 
-class SignedLink(Resource):
-    """A link that opens a printable page without a bearer token, as the caller, briefly."""
+class SellerPaymentsQuery(PaymentsQuery):
+    lot_id: Id | None = None
+    seller_id: Annotated[
+        str | None,
+        Field(min_length=1, max_length=255, description="Admins: whose; sellers see their own"),
+        NO_NUL,
+    ] = None
 
-    url: Annotated[str, Field(description="Same-origin path with its token; open it as it is")]
-    expires_at: Annotated[datetime, Field(description="After this the link is refused")]
+
+class SellerPayment(Resource):
+    """A payment for one of the seller's lots. The buyer is only their alias on that lot."""
+
+    id: int
+    lot_id: int
+    lot_title: str
+    sale_id: int | None
+    lot_number: int | None
+    buyer: Annotated[str, Field(description="The buyer's alias on this lot, as the lot page shows")]
+    offer_number: Annotated[int, Field(description="1 for the winner, 2+ for later offers")]
+    status: PaymentStatus
+    amount: Annotated[int, Field(description=MONEY)]
+    currency: CurrencyCode
+    breakdown: Breakdown
+    refunded_amount: Annotated[int, Field(description=MONEY)]
+    disputed: bool
+    expires_at: datetime | None
+    paid_at: datetime | None
+    created_at: datetime
 
 
-class SignedPageQuery(Query):
-    token: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=1024,
-            pattern=r"^[A-Za-z0-9_.-]+$",
-            description="From the link, as it is",
-        ),
-    ]
+class SellerPaymentPage(Resource):
+    items: list[SellerPayment]
+    next_cursor: Annotated[str | None, Field(description="Null on the last page")]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.web import demo, links, pages
+from server.web import demo, pages
 
 
 def setup_routes(app: web.Application) -> None:
     pages.setup_routes(app)
     demo.setup_routes(app)
-    links.setup_routes(app)
