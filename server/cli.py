@@ -50,11 +50,14 @@ async def migrate(settings: Settings) -> int:
 
 async def seed(settings: Settings, *, first_close_minutes: float = 3.0) -> int:
     from server.devtools.seed import seed_demo
+    from server.devtools.seed_images import add_demo_images
+    from server.media.storage import LocalMediaStore
 
     configure_logging(settings.log_level, json_logs=False)
     async with _database(settings) as db:
         created = await seed_demo(db, first_close_minutes=first_close_minutes)
-    print(f"seeded {created} demo lots")
+        pictured = await add_demo_images(db, LocalMediaStore(settings.data_dir / "media"))
+    print(f"seeded {created} demo lots ({pictured} with a picture)")
     return 0
 
 
@@ -101,6 +104,8 @@ def serve_one_worker(settings: Settings) -> int:
 
 def dev(settings: Settings, *, seed: bool = True) -> int:
     from server.devtools.seed import seed_demo
+    from server.devtools.seed_images import add_demo_images
+    from server.media.storage import LocalMediaStore
 
     configure_logging(settings.log_level, json_logs=False)
     for name, value in settings.extra.items():
@@ -110,5 +115,6 @@ def dev(settings: Settings, *, seed: bool = True) -> int:
         await upgrade(context.db.engine)
         if seed:
             await seed_demo(context.db)
+            await add_demo_images(context.db, LocalMediaStore(settings.data_dir / "media"))
 
     return _run(create_app(settings, prepare=[migrate_and_seed]), settings)

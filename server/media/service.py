@@ -58,13 +58,10 @@ async def precheck(context: AppContext, lot_id: int, actor: Identity) -> None:
         check_can_add(lot, actor)
 
 
-async def add_image(
-    context: AppContext,
-    store: MediaStore,
-    lot_id: int,
-    actor: Identity,
-    image: ProcessedImage,
+async def store_files(
+    store: MediaStore, lot_id: int, image: ProcessedImage, *, uploaded_by: str
 ) -> dict[str, Any]:
+    """Write the image and its thumbnail under new keys; the record a lot lists them by."""
     image_id = secrets.token_hex(8)
     extension = image.kind.extension
     key = f"lots/{lot_id}/{image_id}.{extension}"
@@ -79,10 +76,25 @@ async def add_image(
         "key": key,
         "thumb_key": thumb_key,
         "bytes": len(image.full.data),
-        "uploaded_by": actor.sub,
+        "uploaded_by": uploaded_by,
     }
-    await store.put(key, image.full.data, image.kind.content_type)
-    await store.put(thumb_key, image.thumb.data, image.kind.content_type)
+    try:
+        await store.put(key, image.full.data, image.kind.content_type)
+        await store.put(thumb_key, image.thumb.data, image.kind.content_type)
+    except BaseException:
+        await _remove_files(store, [record])
+        raise
+    return record
+
+
+async def add_image(
+    context: AppContext,
+    store: MediaStore,
+    lot_id: int,
+    actor: Identity,
+    image: ProcessedImage,
+) -> dict[str, Any]:
+    record = await store_files(store, lot_id, image, uploaded_by=actor.sub)
     try:
         async with context.db.unit_of_work() as uow:
             lot = await _locked_lot(uow, lot_id)
@@ -92,7 +104,7 @@ async def add_image(
     except BaseException:
         await _remove_files(store, [record])
         raise
-    log.info("image %s added to lot %s by %s", image_id, lot_id, actor.sub)
+    log.info("image %s added to lot %s by %s", record["id"], lot_id, actor.sub)
     return image_view(record)
 
 
