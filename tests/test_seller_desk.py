@@ -22,6 +22,7 @@ from tests.support.a11y import assert_accessible
 from tests.support.browser import CHROMIUM, PHONE
 from tests.support.desk import browser, open_desk, overflows
 from tests.support.factories import bid, create_lot
+from tests.support.sales import sold_lot, won_lot
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
@@ -334,6 +335,53 @@ async def test_a_lot_is_edited_until_its_first_bid(browser, start_server, db):
         await seller.page.get_by_role("button", name="Refresh the desk").click()
         await expect(item).to_contain_text("1 bid, highest 400,00")
         await expect(item.get_by_role("button", name=re.compile("^Edit"))).to_have_count(0)
+        assert seller.problems == []
+    finally:
+        await seller.context.close()
+
+
+async def test_the_payments_for_the_sellers_lots_name_buyers_by_alias_only(
+    browser, start_server, db, localstripe
+):
+    server = await start_server(dev_mode=True, buyer_premium_bps=2000)
+    _sold, paid, _alice = await sold_lot(
+        server, localstripe.url, buyer="alice", title="Bronze stag", amount=50_000
+    )
+    await won_lot(server, buyer="bob", title="Silver vesta case", amount=12_000)
+    await won_lot(server, buyer="carol", title="Someone else's lot", amount=9_000, seller="sue")
+    status, _ = await server.request(
+        "POST",
+        f"/api/payments/{paid['payment_id']}/refund",
+        as_user="root",
+        role="admin",
+        json={"amount": 5_000},
+    )
+    assert status == 201
+    seller = await open_desk(
+        browser, f"{server.url}/seller", as_name="Sam the seller", viewport=PHONE
+    )
+    try:
+        payments = seller.page.get_by_role("table", name="Payments for your lots")
+        await expect(payments.get_by_role("row")).to_have_count(3)  # the header and two
+        bronze = payments.get_by_role("row").filter(has_text="Bronze stag")
+        await expect(bronze).to_contain_text("Partly refunded")
+        await expect(bronze).to_contain_text("$500.00")  # hammer
+        await expect(bronze).to_contain_text("$100.00")  # premium
+        await expect(bronze).to_contain_text("$600.00")  # total
+        await expect(bronze).to_contain_text("$50.00")  # refunded
+        await expect(bronze).to_contain_text(re.compile(r"Bidder [0-9A-F]{6}"))
+        vesta = payments.get_by_role("row").filter(has_text="Silver vesta case")
+        await expect(vesta).to_contain_text("Awaiting the buyer")
+        await expect(seller.page.locator("main")).not_to_contain_text("Someone else's lot")
+        text = (await seller.page.locator("main").inner_text()).lower()
+        assert "alice" not in text and "bob" not in text and "carol" not in text
+        results = seller.section("Results")
+        await expect(results).to_contain_text(
+            re.compile(r"Sold to Bidder [0-9A-F]{6} for \$500\.00")
+        )
+        assert await overflows(seller) == []
+        await assert_accessible(seller.page, "the seller desk with payments, phone")
+        await seller.shot("seller-04-payments-phone")
         assert seller.problems == []
     finally:
         await seller.context.close()

@@ -228,7 +228,10 @@ class SellerDesk {
       const money = (amount) => formatMoney(amount, payment.currency);
       const breakdown = payment.breakdown || { hammer: payment.amount, premium: 0, total: payment.amount };
       return [
-        payment.lot_title ? payment.lot_title : `Lot ${payment.lot_id}`,
+        h("a", {
+          href: `/lots/${payment.lot_id}`,
+          text: `${payment.lot_number ? `Lot ${payment.lot_number}: ` : ""}${payment.lot_title || `lot ${payment.lot_id}`}`,
+        }),
         payment.buyer || payment.winner || payment.bidder || "—",
         statusText(payment.status),
         money(breakdown.hammer),
