@@ -312,3 +312,15 @@ async def test_media_paths_outside_the_store_or_of_other_kinds_are_not_served(se
     ):
         status, _, _ = await fetch(server, path)
         assert status == 404, path
+
+
+async def test_a_large_photo_is_scaled_down_to_2048_pixels(server):
+    lot = await create_lot(server)
+    photo = Image.new("RGB", (6000, 4000), (200, 120, 40))
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", quality=80)
+    status, image = await upload(server, lot["id"], buffer.getvalue())
+    assert status == 201, image
+    assert (image["width"], image["height"]) == (2048, 1365)
+    status, body, _ = await fetch(server, image["url"])
+    assert Image.open(io.BytesIO(body)).size == (2048, 1365)

@@ -78,6 +78,10 @@ def process(data: bytes) -> ProcessedImage:
                         f"The image is {opened.width} by {opened.height} pixels; "
                         f"at most {MAX_PIXELS // 1_000_000} megapixels can be uploaded"
                     )
+                if kind is JPEG:
+                    # Decode at the smallest scale still at least FULL_SIZE (DCT scaling):
+                    # a 48-megapixel photo never needs its full 144 MB in memory.
+                    opened.draft(None, (FULL_SIZE, FULL_SIZE))
                 opened.load()
                 image = ImageOps.exif_transpose(opened)
                 icc_profile = opened.info.get("icc_profile")

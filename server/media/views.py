@@ -24,6 +24,8 @@ from server.web.pages import static_file
 
 MANAGERS = ("seller", "admin")
 MEDIA_STORE = web.AppKey("media_store", MediaStore)
+#: Images decoded at once by this process: decoding takes memory and a core.
+PROCESSING = web.AppKey("media_processing", asyncio.Semaphore)
 #: Room for the multipart framing around the file itself.
 FRAMING_BYTES = 64 * 1024
 CHUNK = 64 * 1024
@@ -89,7 +91,8 @@ async def upload_image(request: web.Request) -> web.Response:
     await service.precheck(context, lot_id, actor)
     data = await read_upload(request, context.settings.media_max_bytes)
     try:
-        processed = await asyncio.to_thread(images.process, data)
+        async with request.app[PROCESSING]:
+            processed = await asyncio.to_thread(images.process, data)
     except images.ImageRefused as refused:
         raise ValidationError(str(refused), details={"fields": {"file": str(refused)}}) from None
     store = request.app[MEDIA_STORE]
@@ -134,6 +137,7 @@ def media_file(store: LocalMediaStore) -> Handler:
 def setup_routes(app: web.Application, settings: Settings) -> None:
     store = LocalMediaStore(settings.data_dir / "media")
     app[MEDIA_STORE] = store
+    app[PROCESSING] = asyncio.Semaphore(2)
     app.router.add_post("/api/lots/{lot_id}/images", upload_image)
     app.router.add_put("/api/lots/{lot_id}/images/order", reorder_images)
     app.router.add_delete("/api/lots/{lot_id}/images/{image_id}", delete_image)
