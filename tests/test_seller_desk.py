@@ -222,11 +222,19 @@ async def test_a_lot_created_with_images_shows_its_thumbnails(browser, start_ser
         form = seller.section("Edit “Carved jade belt hook”")
         gallery = form.get_by_role("list", name="Images of “Carved jade belt hook”")
         await expect(gallery.get_by_role("img")).to_have_count(2)
+        first, second = (image["id"] for image in body["images"])
+        await gallery.get_by_role("button", name="Make image 2 the cover").click()
+        await expect(seller.status).to_have_text(
+            "Image 2 is now the cover of “Carved jade belt hook”."
+        )
+        status, body = await server.request("GET", f"/api/lots/{lot.id}")
+        assert [image["id"] for image in body["images"]] == [second, first]
+        await expect(item.locator("img")).to_have_attribute("src", body["images"][0]["thumb_url"])
         await gallery.get_by_role("button", name="Remove image 1").click()
         await expect(seller.status).to_have_text("Image 1 of “Carved jade belt hook” was removed.")
         await expect(gallery.get_by_role("img")).to_have_count(1)
         status, body = await server.request("GET", f"/api/lots/{lot.id}")
-        assert len(body["images"]) == 1
+        assert [image["id"] for image in body["images"]] == [first]
 
         # The catalogue shows the lot with its thumbnail.
         await page.goto(server.url)

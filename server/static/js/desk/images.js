@@ -75,8 +75,14 @@ export async function removeImage(lotId, imageId) {
   await api("DELETE", `/api/lots/${lotId}/images/${imageId}`);
 }
 
-/** The thumbnails of `lot`, each with a remove button when `onRemove` is given. */
-export function thumbnails(lot, { onRemove } = {}) {
+/** Put `image` first (the cover), the others in their order → the lot. */
+export async function makeCover(lot, image) {
+  const rest = lot.images.filter((other) => other.id !== image.id).map((other) => other.id);
+  return api("PUT", `/api/lots/${lot.id}/images/order`, { image_ids: [image.id, ...rest] });
+}
+
+/** The thumbnails of `lot`; with `onRemove` and `onCover`, buttons to remove or promote each. */
+export function thumbnails(lot, { onRemove, onCover } = {}) {
   const images = lot.images || [];
   if (images.length === 0) return h("p", { class: "muted", text: "No images yet." });
   return h(
@@ -93,6 +99,14 @@ export function thumbnails(lot, { onRemove } = {}) {
           height: "96",
           loading: "lazy",
         }),
+        onCover && index > 0
+          ? h("button", {
+              type: "button",
+              class: "link",
+              text: `Make image ${index + 1} the cover`,
+              onclick: () => onCover(image, index),
+            })
+          : null,
         onRemove
           ? h("button", {
               type: "button",

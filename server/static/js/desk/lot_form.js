@@ -3,7 +3,7 @@ import { api } from "../api.js";
 import { h } from "../dom.js";
 import { amountInputText, busy, field, formatWhen, parseAmountInput } from "./common.js";
 import { deskErrorText, fieldMessage } from "./errors.js";
-import { IMAGE_TYPES, removeImage, thumbnails, uploadAll } from "./images.js";
+import { IMAGE_TYPES, makeCover, removeImage, thumbnails, uploadAll } from "./images.js";
 
 const CURRENCIES = ["usd", "eur", "gbp", "chf", "cad", "aud", "sek", "jpy", "kwd"];
 const PRICES = [
@@ -179,8 +179,24 @@ export class LotEditor {
   showImages(lot) {
     this.gallery.replaceChildren(
       h("p", { class: "field-label", text: "Current images" }),
-      thumbnails(lot, { onRemove: (image, index) => this.remove(lot, image, index) }),
+      thumbnails(lot, {
+        onRemove: (image, index) => this.remove(lot, image, index),
+        onCover: (image, index) => this.cover(lot, image, index),
+      }),
     );
+  }
+
+  async cover(lot, image, index) {
+    try {
+      const fresh = await makeCover(lot, image);
+      this.editing = fresh;
+      this.showImages(fresh);
+      this.messages.say(`Image ${index + 1} is now the cover of “${lot.title}”.`);
+      this.heading.focus();
+      await this.onSaved(fresh, { quiet: true });
+    } catch (error) {
+      this.messages.fail(`“${lot.title}”: ${deskErrorText(error)}`);
+    }
   }
 
   async remove(lot, image, index) {
@@ -191,6 +207,7 @@ export class LotEditor {
       this.showImages(fresh);
       this.messages.say(`Image ${index + 1} of “${lot.title}” was removed.`);
       this.heading.focus();
+      await this.onSaved(fresh);
     } catch (error) {
       this.messages.fail(`“${lot.title}”: ${deskErrorText(error)}`);
     }
