@@ -195,6 +195,11 @@ async def test_maximum_bids_fight_and_the_history_marks_the_automatic_ones(brows
             "Your maximum: $100.50 (only you see it). You can raise it."
         )
         assert "100.50" not in await b.page.locator("#lot-page").inner_text()
+        # A maximum only goes up; the refusal names amounts in dollars, not cents.
+        await a.set_max("100.25")
+        await expect(a.message).to_have_text(
+            "Your maximum is already $100.50; a maximum can only be raised."
+        )
         await alice.shot("lot-maxima-alice")
         await bob.shot("lot-maxima-bob-phone")
         assert alice.problems == [] and bob.problems == []
