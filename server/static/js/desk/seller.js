@@ -87,7 +87,7 @@ class SellerDesk {
       }
       const marks = [focusMark($("lots")), focusMark($("results"))];
       try {
-        await this.loadLots();
+        await Promise.all([this.loadLots(), this.loadPayments()]);
       } catch {
         return; // the next event or a refresh tries again
       }
