@@ -124,14 +124,23 @@ class Account {
   async loadPurchases() {
     const page = await api("GET", "/api/payments/my-payments?limit=200").catch(() => null);
     if (!page) return;
-    for (const payment of page.items) this.lotTitles.set(payment.lot_id, payment.lot_title);
+    for (const payment of page.items) {
+      if (payment.lot_id != null) this.lotTitles.set(payment.lot_id, payment.lot_title);
+    }
     const items = page.items.map((payment) =>
       row(
-        [lotLink(payment.lot_id, payment.lot_title), payment.offer_number > 1 ? " (second-chance offer)" : ""],
+        [
+          payment.invoice_id
+            ? h("span", { text: `Invoice ${payment.invoice_id}${payment.lot_title ? ` for ${payment.lot_title}` : ""}` })
+            : lotLink(payment.lot_id, payment.lot_title),
+          payment.offer_number > 1 ? " (second-chance offer)" : "",
+        ],
         h("span", { class: "amount", text: formatMoney(payment.amount, payment.currency) }),
         state(paymentState(payment)),
         payment.paid_at ? h("span", { text: `paid ${new Date(payment.paid_at).toLocaleString()}` }) : null,
-        PAID.has(payment.status) ? receiptLink(payment.id, `Receipt for ${payment.lot_title}`) : null,
+        PAID.has(payment.status)
+          ? receiptLink(payment.id, `Receipt for ${payment.lot_title || `payment ${payment.id}`}`)
+          : null,
       ),
     );
     fill("purchases", "purchases-empty", items);

@@ -23,6 +23,7 @@ export function buildPaymentPanel(info, { stripeConfig, onPay, onAuthenticate, o
   panel.title = info.invoice_id ? `your invoice ${info.invoice_id}` : `lot ${info.lot_id}`;
   panel.heading = h("h3", { id: headingId, tabindex: "-1" });
   panel.lede = h("p", { class: "lede" });
+  panel.lines = h("ul", { class: "invoice-lines", "aria-label": "Lots on this invoice" });
   panel.hammer = h("dd");
   panel.premium = h("dd");
   panel.tax = h("dd");
@@ -73,6 +74,7 @@ export function buildPaymentPanel(info, { stripeConfig, onPay, onAuthenticate, o
     { class: "payment", "aria-labelledby": headingId, "data-payment-id": info.payment_id },
     panel.heading,
     panel.lede,
+    panel.lines,
     h(
       "dl",
       { class: "breakdown" },
@@ -136,6 +138,17 @@ export function renderPaymentPanel(panel) {
   panel.root.dataset.status = info.status;
   panel.root.dataset.offer = isSecondChance(info) ? "second-chance" : "first";
   panel.lede.textContent = [CARD_ON_FILE_TEXT[info.reason], ledeText(info)].filter(Boolean).join(" ");
+  panel.lines.hidden = !(info.lines && info.lines.length);
+  panel.lines.replaceChildren(
+    ...(info.lines || []).map((line) =>
+      h(
+        "li",
+        {},
+        h("a", { href: `/lots/${line.lot_id}`, text: `${line.lot_number ? `Lot ${line.lot_number}: ` : ""}${line.title || `Lot #${line.lot_id}`}` }),
+        h("span", { class: "amount", text: ` ${money(line.hammer)}` }),
+      ),
+    ),
+  );
   panel.hammer.textContent = money(info.breakdown.hammer);
   panel.premium.textContent = money(info.breakdown.premium);
   panel.total.textContent = money(info.breakdown.total);
