@@ -324,3 +324,24 @@ async def test_a_large_photo_is_scaled_down_to_2048_pixels(server):
     assert (image["width"], image["height"]) == (2048, 1365)
     status, body, _ = await fetch(server, image["url"])
     assert Image.open(io.BytesIO(body)).size == (2048, 1365)
+
+
+async def test_a_malformed_multipart_body_is_a_validation_error(server):
+    lot = await create_lot(server)
+    path = f"/api/lots/{lot['id']}/images"
+    for content_type, body in (
+        ("multipart/form-data", b"no boundary given"),
+        ("multipart/form-data; boundary=xyz", b"--xyz\r\nnot a header line\r\n\r\n"),
+        ("multipart/form-data; boundary=xyz", b"garbage without any boundary"),
+        ("multipart/form-data; boundary=xyz", b"--xyz--\r\n"),
+    ):
+        status, error = await server.request(
+            "POST",
+            path,
+            as_user="sam",
+            role="seller",
+            data=body,
+            headers={"Content-Type": content_type},
+        )
+        assert (status, error["error"]["code"]) == (400, "validation_error"), (content_type, body)
+    assert media_files(server) == []

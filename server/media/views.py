@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from server.contract.base import parse
 from server.contract.media import ImageOrder
@@ -75,7 +76,7 @@ async def read_upload(request: web.Request, limit: int) -> bytes:
                     raise TooLarge(f"The image is larger than {_megabytes(limit)}")
                 chunks.append(chunk)
             data = b"".join(chunks)
-    except (ValueError, AssertionError, RuntimeError) as error:
+    except (ValueError, AssertionError, RuntimeError, HttpProcessingError) as error:
         raise ValidationError("The upload is not valid multipart/form-data") from error
     if not data:
         raise ValidationError(
