@@ -97,6 +97,10 @@ async def test_sales_filters_search_live_prices_and_results(browser, start_serve
         await page.set_viewport_size(PHONE)
         await assert_accessible(page, "the catalogue with a sale, phone")
         await tab.shot("catalogue-sale-phone")
+        # A sale's lot page names its number and its sale.
+        await page.get_by_role("link", name="Brass sextant").click()
+        await expect(page.locator("#lot-number")).to_have_text("Lot 1")
+        await expect(page.locator("#lot-sale")).to_have_text("· Maritime sale")
         assert soon["id"] and tab.problems == []
     finally:
         await context.close()

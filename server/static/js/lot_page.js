@@ -87,7 +87,8 @@ class LotPage {
     const offered = [...this.desk.panels.values()].some(
       (panel) => panel.phase !== "ended" && isSecondChance(panel.info),
     );
-    renderFacts(lot, { myAlias: this.myAlias, mine, leading: this.leading, offered });
+    const invoiced = Boolean(this.sale && this.sale.settlement === "per_sale");
+    renderFacts(lot, { myAlias: this.myAlias, mine, leading: this.leading, offered, invoiced });
     this.box.render({ signedIn: Boolean(this.user), connected: this.live.connected });
     this.history.render(lot.currency, this.myAlias);
     $("watch").hidden = !this.user || !this.watchAvailable;
@@ -157,12 +158,23 @@ class LotPage {
         api("GET", `/api/lots/${LOT_ID}/bids?limit=100`),
       ]);
       this.live.offerSnapshot(lot);
+      if (lot.sale_id && !this.sale) await this.loadSale(lot.sale_id);
       this.show(lot);
       this.history.replace(bids.items);
       this.render();
     } catch (error) {
       if (error.status === 404) showFatal("There is no such lot. It may have been removed.");
       else if (!this.state) showFatal(`The lot cannot be shown: ${error.message}`);
+    }
+  }
+
+  /** The sale a lot belongs to: its title, and whether its lots are paid by one invoice. */
+  async loadSale(saleId) {
+    try {
+      this.sale = await api("GET", `/api/sales/${saleId}`);
+      $("lot-sale").textContent = `· ${this.sale.title}`;
+    } catch {
+      this.sale = null;
     }
   }
 

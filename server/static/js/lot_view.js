@@ -56,7 +56,7 @@ export function renderGallery(root, lot) {
 }
 
 /** Where the lot stands, from this user's point of view. */
-export function leaderText(lot, { myAlias, mine, leading, offered }) {
+export function leaderText(lot, { myAlias, mine, leading, offered, invoiced }) {
   const money = (amount) => formatMoney(amount, lot.currency);
   const hammer = lot.hammer_price == null ? money(lot.current_bid) : money(lot.hammer_price);
   const iWon = (myAlias && lot.winner === myAlias) || mine;
@@ -68,6 +68,9 @@ export function leaderText(lot, { myAlias, mine, leading, offered }) {
         : `Highest bidder: ${lot.high_bidder}.`;
     case "PENDING_PAYMENT":
       if (offered) return `The winning bidder did not pay: the lot is offered to you at ${hammer}. Pay or decline below.`;
+      if (invoiced && (myAlias && lot.winner === myAlias) && !mine) {
+        return `You won at ${hammer}. You pay for it with your invoice for the sale, once its last lot closes.`;
+      }
       return iWon ? `You won at ${hammer}. Complete your payment below.` : `The hammer fell at ${hammer}; waiting for the winner's payment.`;
     case "SOLD":
       return iWon ? `Sold to you for ${hammer}.` : `Sold for ${hammer}.`;
