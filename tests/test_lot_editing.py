@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -146,3 +147,23 @@ async def test_a_lot_of_a_sale_keeps_the_sales_currency_and_schedule(server):
         1,
         lot["ends_at"],
     )
+
+
+async def test_an_edit_racing_the_first_bid_never_changes_terms_under_a_bid(server):
+    """The lot row lock orders them: a bid lands on the old terms and the edit is refused,
+    or the edit lands first and the bid is judged by the new terms."""
+    alice = await server.socket("alice")
+    for round_number in range(6):
+        lot = await create_lot(server, title=f"Race {round_number}", starting_price=1000)
+        edit, ack = await asyncio.gather(
+            patch(server, lot["id"], {"starting_price": 5000}),
+            alice.call("place_bid", bid(lot["id"], 1000)),
+        )
+        _, after = await server.request("GET", f"/api/lots/{lot['id']}")
+        if ack["ok"]:
+            assert (edit[0], edit[1]["error"]["code"]) == (409, "lot_has_bids"), edit
+            assert (after["starting_price"], after["bid_count"]) == (1000, 1)
+        else:
+            assert edit[0] == 200, edit
+            assert ack["error"]["code"] == "bid_too_low", ack
+            assert (after["starting_price"], after["bid_count"]) == (5000, 0)
