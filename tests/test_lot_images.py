@@ -345,3 +345,26 @@ async def test_a_malformed_multipart_body_is_a_validation_error(server):
         )
         assert (status, error["error"]["code"]) == (400, "validation_error"), (content_type, body)
     assert media_files(server) == []
+
+
+async def test_an_upload_overtaken_by_the_close_leaves_no_file_behind(server):
+    """The lot closed between the early check and the write: the files written go again."""
+    from server.core.auth import Identity
+    from server.core.errors import Conflict
+    from server.media import images, service
+    from server.media.views import MEDIA_STORE
+
+    lot = await create_lot(server)
+    processed = images.process(picture(size=(120, 90)))
+    await service.precheck(server.context, lot["id"], Identity("sam", "seller"))
+    status, _ = await server.request(
+        "POST", f"/api/lots/{lot['id']}/close", as_user="sam", role="seller"
+    )
+    assert status == 200
+    with pytest.raises(Conflict) as refused:
+        await service.add_image(
+            server.context, server.app[MEDIA_STORE], lot["id"], Identity("sam", "seller"), processed
+        )
+    assert refused.value.code == "lot_not_open"
+    assert media_files(server) == []
+    assert await images_of(server, lot["id"]) == []
