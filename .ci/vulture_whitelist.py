@@ -57,13 +57,5 @@ mark_sent
 # ...and SENT, named beside PENDING and DEAD though the batched UPDATE writes 'sent' itself.
 SENT
 
-# server/sales (issue 12): the data steps the per_sale flow calls at the hammer and
-# at a sale's last close (catalogue.close_sale_if_done, invoices.add_line and issue);
-# tests/test_invoices.py drives them until that flow lands. Delete once it calls them.
-close_sale_if_done
-add_line
-issue
-record_paid
-record_ended
 # Invoice.paid_by: the admin who took the money at the desk (mark-paid, next step).
 paid_by

@@ -161,12 +161,14 @@ class PaymentActionRequired(Resource):
     """The bank asks for more (3-D Secure and the like): finish it with Stripe.js."""
 
     payment_id: int
-    lot_id: int
+    lot_id: int | None
+    invoice_id: int | None = None
 
 
 class PaymentFailed(Resource):
     payment_id: int
-    lot_id: int
+    lot_id: int | None
+    invoice_id: int | None = None
     failure_code: str | None
     failure_message: str | None
     attempts_left: int
@@ -174,7 +176,8 @@ class PaymentFailed(Resource):
 
 class PaymentSucceeded(Resource):
     payment_id: int
-    lot_id: int
+    lot_id: int | None
+    invoice_id: int | None = None
     amount: int
     currency: str
     receipt_url: str
@@ -182,7 +185,8 @@ class PaymentSucceeded(Resource):
 
 class PaymentExpired(Resource):
     payment_id: int
-    lot_id: int
+    lot_id: int | None
+    invoice_id: int | None = None
     reason: str = Field(description="window_elapsed, attempts_exhausted or canceled_at_stripe")
 
 

@@ -50,14 +50,34 @@ class AdminPaymentsQuery(PaymentsQuery):
 class Breakdown(Resource):
     hammer: Annotated[int, Field(description="The winning bid. " + MONEY)]
     premium: Annotated[int, Field(description="The buyer's premium. " + MONEY)]
-    total: Annotated[int, Field(description="hammer + premium. " + MONEY)]
+    total: Annotated[int, Field(description="hammer + premium (+ tax). " + MONEY)]
+    tax: Annotated[
+        int | None, Field(description="An invoice's tax (TAX_RATE_BPS); absent for a lot. " + MONEY)
+    ] = None
+
+
+class PaymentLine(Resource):
+    """A lot on the invoice a payment pays (per_sale sales)."""
+
+    lot_id: int
+    lot_number: Annotated[int | None, Field(description="The lot's number in the sale")]
+    title: str
+    hammer: Annotated[int, Field(description=MONEY)]
+    premium: Annotated[int, Field(description=MONEY)]
+    tax: Annotated[int, Field(description=MONEY)]
 
 
 class PaymentInfo(Resource):
     """What the buyer needs to pay with Stripe.js. Holds the client secret: the buyer's only."""
 
     payment_id: int
-    lot_id: int
+    lot_id: Annotated[int | None, Field(description="The lot; null when an invoice is paid")]
+    invoice_id: Annotated[
+        int | None, Field(description="The per_sale invoice this pays; null for one lot")
+    ] = None
+    lines: Annotated[
+        list[PaymentLine] | None, Field(description="The invoice's lots; null for one lot")
+    ] = None
     status: PaymentStatus
     amount: Annotated[int, Field(description="The total to pay. " + MONEY)]
     currency: CurrencyCode
@@ -117,8 +137,9 @@ class Payment(Resource):
     """A payment record: its state, attempts and refunds. Never the client secret."""
 
     id: int
-    lot_id: int
-    lot_title: str
+    lot_id: Annotated[int | None, Field(description="The lot; null when an invoice is paid")]
+    invoice_id: Annotated[int | None, Field(description="The per_sale invoice it pays")] = None
+    lot_title: Annotated[str | None, Field(description="The lot's title, or the sale's")]
     buyer_id: str
     status: PaymentStatus
     amount: Annotated[int, Field(description="The total. " + MONEY)]

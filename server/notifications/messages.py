@@ -55,14 +55,18 @@ def payment_required(
     premium: int,
     total: int,
     expires_at: datetime,
+    tax: int = 0,
 ) -> EmailContent:
-    """To the winner, when the hammer falls (or the lot is offered to them)."""
-    _check_total(hammer, premium, total)
+    """To the winner, when the hammer falls (or the lot is offered to them).
+
+    `tax`: a per_sale invoice's tax (its total is hammer + premium + tax).
+    """
+    _check_total(hammer, premium, total, tax)
     title = _title(lot_title)
     deadline = _when(expires_at)
     body = (
         f'You are the winning bidder for "{title}".\n\n'
-        f"{_breakdown(currency, hammer, premium, total, total_label='Total due')}\n\n"
+        f"{_breakdown(currency, hammer, premium, total, total_label='Total due', tax=tax)}\n\n"
         f"Please pay by {deadline}. Sign in to the auction to pay with your card.\n"
         "If the payment is not completed in time, the lot may be offered to another "
         "bidder and the missed payment counts against your account."
@@ -83,13 +87,14 @@ def receipt(
     card_last4: str | None,
     paid_at: datetime,
     charged_automatically: bool = False,
+    tax: int = 0,
 ) -> EmailContent:
     """To the buyer, once the payment has succeeded.
 
     `charged_automatically`: the card on file was charged at the hammer, with no
-    action from the buyer; the e-mail says so first.
+    action from the buyer; the e-mail says so first. `tax`: a per_sale invoice's tax.
     """
-    _check_total(hammer, premium, total)
+    _check_total(hammer, premium, total, tax)
     title = _title(lot_title)
     number = _one_line(receipt_number)
     card = _card(card_brand, card_last4)
@@ -107,7 +112,7 @@ def receipt(
         f"Date:      {_when(paid_at)}",
         f"Currency:  {currency.upper()}",
         "",
-        _breakdown(currency, hammer, premium, total, total_label="Total paid"),
+        _breakdown(currency, hammer, premium, total, total_label="Total paid", tax=tax),
     ]
     if card:
         lines += ["", f"Paid with {card}."]
@@ -127,17 +132,18 @@ def payment_action_needed(
     expires_at: datetime,
     reason: str,
     pay_url: str,
+    tax: int = 0,
 ) -> EmailContent:
     """To a winner whose card on file could not be charged at the hammer: pay by hand.
 
     `reason` is `authentication_required` or `card_declined` (`payment_required.reason`).
     """
-    _check_total(hammer, premium, total)
+    _check_total(hammer, premium, total, tax)
     title = _title(lot_title)
     why = _ACTION_REASONS.get(reason, "Your card on file could not be charged.")
     body = (
         f'You are the winning bidder for "{title}". {why}\n\n'
-        f"{_breakdown(currency, hammer, premium, total, total_label='Total due')}\n\n"
+        f"{_breakdown(currency, hammer, premium, total, total_label='Total due', tax=tax)}\n\n"
         f"Please complete the payment by {_when(expires_at)}:\n{_one_line(pay_url)}\n\n"
         "If the payment is not completed in time, the lot may be offered to another "
         "bidder and the missed payment counts against your account."
@@ -177,10 +183,13 @@ def outbid(
     return EmailContent(f'You have been outbid on "{title}"', body + _FOOTER)
 
 
-def _breakdown(currency: str, hammer: int, premium: int, total: int, *, total_label: str) -> str:
+def _breakdown(
+    currency: str, hammer: int, premium: int, total: int, *, total_label: str, tax: int = 0
+) -> str:
     rows = [
         ("Hammer price", hammer),
         ("Buyer's premium", premium),
+        *([("Tax", tax)] if tax else []),
         (total_label, total),
     ]
     amounts = [format_amount(amount, currency) for _, amount in rows]
@@ -191,9 +200,9 @@ def _breakdown(currency: str, hammer: int, premium: int, total: int, *, total_la
     )
 
 
-def _check_total(hammer: int, premium: int, total: int) -> None:
-    if min(hammer, premium, total) < 0 or hammer + premium != total:
-        raise ValueError("the breakdown must satisfy hammer + premium == total")
+def _check_total(hammer: int, premium: int, total: int, tax: int = 0) -> None:
+    if min(hammer, premium, total, tax) < 0 or hammer + premium + tax != total:
+        raise ValueError("the breakdown must satisfy hammer + premium + tax == total")
 
 
 def _card(brand: str | None, last4: str | None) -> str:

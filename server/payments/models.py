@@ -50,7 +50,14 @@ class Payment(TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint(one_of("status", PaymentStatus), name="status"),
         CheckConstraint(
-            "hammer > 0 AND premium >= 0 AND amount = hammer + premium", name="amounts"
+            "hammer > 0 AND premium >= 0 AND tax >= 0 AND amount = hammer + premium + tax",
+            name="amounts",
+        ),
+        # A lot's offer names its lot and bid; an invoice's payment names only the invoice.
+        CheckConstraint(
+            "(invoice_id IS NULL) = (lot_id IS NOT NULL AND bid_id IS NOT NULL)"
+            " AND (invoice_id IS NULL OR (lot_id IS NULL AND bid_id IS NULL))",
+            name="lot_or_invoice",
         ),
         CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refund_bounds"),
         CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
@@ -88,8 +95,11 @@ class Payment(TimestampMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
-    bid_id: Mapped[int] = mapped_column(ForeignKey("bids.id"))
+    #: The lot and bid of a per_lot offer; both null for an invoice's payment.
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
+    bid_id: Mapped[int | None] = mapped_column(ForeignKey("bids.id"))
+    #: A per_sale invoice paid through this payment (`server.sales.invoice_flow`).
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
     buyer_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     seller_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     # 1 for the winner, 2 for the first second-chance offer, and so on.
@@ -98,6 +108,8 @@ class Payment(TimestampMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     hammer: Mapped[int]
     premium: Mapped[int]
+    #: The invoice's tax (0 for a lot's offer): amount = hammer + premium + tax.
+    tax: Mapped[int] = mapped_column(default=0, server_default="0")
     amount: Mapped[int]
     refunded_amount: Mapped[int] = mapped_column(default=0, server_default="0")
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)

@@ -10,7 +10,10 @@ from server.payments.models import Payment, PaymentAttempt, Refund
 
 
 def breakdown_of(payment: Payment) -> dict[str, int]:
-    return Breakdown(hammer=payment.hammer, premium=payment.premium, total=payment.amount).as_dict()
+    parts = Breakdown(hammer=payment.hammer, premium=payment.premium, total=payment.amount)
+    if payment.invoice_id is None:
+        return parts.as_dict()
+    return {**parts.as_dict(), "tax": payment.tax}
 
 
 def attempts_left(context: AppContext, payment: Payment) -> int:
@@ -22,6 +25,7 @@ def payment_info(context: AppContext, payment: Payment) -> dict[str, Any]:
     return {
         "payment_id": payment.id,
         "lot_id": payment.lot_id,
+        "invoice_id": payment.invoice_id,
         "status": payment.status,
         "amount": payment.amount,
         "currency": payment.currency,
@@ -52,6 +56,7 @@ def payment_record(
     record: dict[str, Any] = {
         "id": payment.id,
         "lot_id": payment.lot_id,
+        "invoice_id": payment.invoice_id,
         "buyer_id": payment.buyer_id,
         "status": payment.status,
         "amount": payment.amount,

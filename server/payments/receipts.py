@@ -34,6 +34,13 @@ async def receipt_for(context: AppContext, payment_id: int, viewer: Identity) ->
         payment = await visible_payment(uow.session, payment_id, viewer)
         if payment.receipt_number is None or payment.paid_at is None:
             raise conflict("no_receipt", "This payment has no receipt: it was never completed")
+        if payment.invoice_id is not None:
+            raise conflict(
+                "no_receipt",
+                f"This payment paid invoice {payment.invoice_id}: its receipt is the invoice,"
+                f" /api/invoices/{payment.invoice_id}",
+                invoice_id=payment.invoice_id,
+            )
         lot = await uow.session.get(Lot, payment.lot_id)
         seller = await uow.session.get(User, payment.seller_id)
         buyer = await uow.session.get(User, payment.buyer_id)

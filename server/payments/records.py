@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auctions.models import Lot
@@ -19,6 +19,7 @@ from server.core.context import AppContext
 from server.core.errors import NotFound
 from server.payments.models import Payment, PaymentAttempt, Refund
 from server.payments.presenters import payment_record
+from server.sales.models import Invoice, Sale
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +41,10 @@ async def list_payments(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Newest first; returns a page of records and the id the next page starts below."""
     query = (
-        select(Payment, Lot.title)
-        .join(Lot, Lot.id == Payment.lot_id)
+        select(Payment, func.coalesce(Lot.title, Sale.title))
+        .outerjoin(Lot, Lot.id == Payment.lot_id)
+        .outerjoin(Invoice, Invoice.id == Payment.invoice_id)
+        .outerjoin(Sale, Sale.id == Invoice.sale_id)
         .order_by(Payment.id.desc())
         .limit(limit + 1)
     )
@@ -112,7 +115,14 @@ async def _details(
             select(Refund).where(Refund.payment_id == payment.id).order_by(Refund.id)
         )
     ).all()
-    title = await session.scalar(select(Lot.title).where(Lot.id == payment.lot_id))
+    if payment.invoice_id is not None:
+        title = await session.scalar(
+            select(Sale.title)
+            .join(Invoice, Invoice.sale_id == Sale.id)
+            .where(Invoice.id == payment.invoice_id)
+        )
+    else:
+        title = await session.scalar(select(Lot.title).where(Lot.id == payment.lot_id))
     record = payment_record(
         context, payment, attempts=list(attempts), refunds=list(refunds), for_admin=for_admin
     )

@@ -28,10 +28,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from server.auctions import lifecycle
-from server.auctions.models import Lot
 from server.cards.offsession import OffSessionCard, card_on_file, charge_off_session
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
@@ -41,8 +38,8 @@ from server.payments import backoff, refunds
 from server.payments.cards import expand_latest_charge
 from server.payments.locking import lock_payment
 from server.payments.models import Payment, PaymentAttempt, PaymentIntentRecord, PaymentStatus
-from server.payments.presenters import payment_info
-from server.sales.emails import email_user
+from server.sales.emails import email_user, what_is_paid
+from server.sales.payment_required import payment_required_info
 from server.sales.schedule import schedule_expiry_after_commit
 
 log = logging.getLogger(__name__)
@@ -157,9 +154,8 @@ async def _apply(
         uow.session.add(
             PaymentAttempt(payment_id=payment.id, outcome="off_session", failure_code=reason)
         )
-        context.hub.to_user_after_commit(
-            uow, payment.buyer_id, "payment_required", payment_info(context, payment)
-        )
+        info = await payment_required_info(uow.session, context, payment)  # an invoice's lines too
+        context.hub.to_user_after_commit(uow, payment.buyer_id, "payment_required", info)
         await email_action_needed(uow, context, payment)
         return True
 
@@ -195,7 +191,6 @@ async def _moved_on(
 
 async def email_action_needed(uow: UnitOfWork, context: AppContext, payment: Payment) -> None:
     """'Action needed' with the pay link, instead of the plain 'payment due'."""
-    lot = await uow.session.scalar(select(Lot).where(Lot.id == payment.lot_id))
     assert payment.expires_at is not None
     # A lot's payment is paid on its page; any other (an invoice's) from the account page.
     page = f"/lots/{payment.lot_id}" if payment.lot_id is not None else "/account"
@@ -204,7 +199,7 @@ async def email_action_needed(uow: UnitOfWork, context: AppContext, payment: Pay
         payment.buyer_id,
         "payment_required",
         messages.payment_action_needed(
-            lot_title=lot.title if lot else "your purchase",
+            lot_title=await what_is_paid(uow, payment),
             currency=payment.currency,
             hammer=payment.hammer,
             premium=payment.premium,
@@ -212,6 +207,7 @@ async def email_action_needed(uow: UnitOfWork, context: AppContext, payment: Pay
             expires_at=payment.expires_at,
             reason=payment.auto_charge_reason or "card_declined",
             pay_url=context.settings.site_url + page,
+            tax=payment.tax,
         ),
         data={"payment_id": payment.id, "reason": payment.auto_charge_reason},
     )

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from server.auctions import lifecycle
 from server.core.context import AppContext
 from server.core.errors import AppError, Unavailable, conflict
 from server.payments.models import Payment, PaymentStatus
-from server.payments.presenters import payment_info
 from server.sales.intents import create_intent
+from server.sales.models import Invoice, InvoiceLine
+from server.sales.payment_required import payment_required_info
 
 AWAITING_BUYER = (PaymentStatus.REQUIRES_PAYMENT, PaymentStatus.REQUIRES_ACTION)
 
@@ -30,23 +31,34 @@ async def payments_awaiting(context: AppContext, buyer_id: str) -> list[dict[str
                 .order_by(Payment.id)
             )
         ).all()
-        return [payment_info(context, payment) for payment in payments]
+        return [await payment_required_info(uow.session, context, p) for p in payments]
 
 
 async def payment_for_lot(context: AppContext, buyer_id: str, lot_id: int) -> dict[str, Any]:
-    """The payment awaiting `buyer_id` on `lot_id`, creating its intent now if it must."""
+    """The payment awaiting `buyer_id` on `lot_id`, creating its intent now if it must.
+
+    A per_sale lot is paid through its invoice: the invoice's payment answers.
+    """
+    on_invoice = (
+        select(InvoiceLine.invoice_id)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(InvoiceLine.lot_id == lot_id, Invoice.buyer_id == buyer_id)
+    )
     async with context.db.unit_of_work() as uow:
         payment = await uow.session.scalar(
-            select(Payment).where(
+            select(Payment)
+            .where(
                 Payment.buyer_id == buyer_id,
-                Payment.lot_id == lot_id,
+                or_(Payment.lot_id == lot_id, Payment.invoice_id.in_(on_invoice)),
                 Payment.status.in_((PaymentStatus.CREATING, *AWAITING_BUYER)),
             )
+            .order_by(Payment.id.desc())
+            .limit(1)
         )
         if payment is None:
             raise conflict("no_pending_payment", "No payment awaits you for this lot")
         if payment.status != PaymentStatus.CREATING:
-            return payment_info(context, payment)
+            return await payment_required_info(uow.session, context, payment)
         payment_id = payment.id
     await create_intent(context, payment_id, for_buyer=True)
     async with context.db.unit_of_work() as uow:
@@ -56,7 +68,7 @@ async def payment_for_lot(context: AppContext, buyer_id: str, lot_id: int) -> di
             raise _not_ready(payment)
         if payment.status not in AWAITING_BUYER:
             raise conflict("no_pending_payment", "No payment awaits you for this lot")
-        return payment_info(context, payment)
+        return await payment_required_info(uow.session, context, payment)
 
 
 def _not_ready(payment: Payment) -> AppError:

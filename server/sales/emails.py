@@ -11,6 +11,7 @@ from server.core.db import UnitOfWork
 from server.notifications import messages
 from server.notifications.outbox import enqueue_email
 from server.payments.models import Payment
+from server.sales.models import Invoice, Sale
 from server.users.models import User
 
 
@@ -38,20 +39,33 @@ async def email_user(
     )
 
 
-async def email_payment_required(uow: UnitOfWork, payment: Payment) -> None:
+async def what_is_paid(uow: UnitOfWork, payment: Payment) -> str:
+    """The lot's title, or for an invoice its sale's title and number (for e-mails)."""
+    if payment.invoice_id is not None:
+        title = await uow.session.scalar(
+            select(Sale.title)
+            .join(Invoice, Invoice.sale_id == Sale.id)
+            .where(Invoice.id == payment.invoice_id)
+        )
+        return f"{title}: invoice {payment.invoice_id}"
     lot = await uow.session.get(Lot, payment.lot_id)
+    return lot.title if lot else f"Lot {payment.lot_id}"
+
+
+async def email_payment_required(uow: UnitOfWork, payment: Payment) -> None:
     assert payment.expires_at is not None
     await email_user(
         uow,
         payment.buyer_id,
         "payment_required",
         messages.payment_required(
-            lot_title=lot.title if lot else f"Lot {payment.lot_id}",
+            lot_title=await what_is_paid(uow, payment),
             hammer=payment.hammer,
             premium=payment.premium,
             total=payment.amount,
             currency=payment.currency,
             expires_at=payment.expires_at,
+            tax=payment.tax,
         ),
         data={"payment_id": payment.id},
     )

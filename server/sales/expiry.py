@@ -10,15 +10,19 @@ above the reserve; when no one is left the lot is UNSOLD.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select
+from typing import Any
+
+from sqlalchemy import func, select
 
 from server.auctions import lifecycle
-from server.auctions.models import Bid, Lot, LotStatus
+from server.auctions.models import Lot, LotStatus
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
 from server.notifications import messages
 from server.payments.models import AWAITING, Payment, PaymentStatus
-from server.sales.emails import email_user
+from server.sales import invoice_flow
+from server.sales.emails import email_user, what_is_paid
+from server.sales.next_bidder import next_bid
 from server.sales.offers import offer_lot
 from server.sales.schedule import forget_expiry_after_commit
 from server.users.models import User
@@ -43,19 +47,21 @@ async def end_payment(
         buyer = await uow.session.get(User, payment.buyer_id, with_for_update=True)
         if buyer is not None:
             buyer.strikes += 1
-    context.hub.to_user_after_commit(
-        uow,
-        payment.buyer_id,
-        "payment_expired",
-        {"payment_id": payment.id, "lot_id": payment.lot_id, "reason": reason},
-    )
-    lot = await lifecycle.lock_lot(uow, payment.lot_id)
+    expired: dict[str, Any] = {"payment_id": payment.id, "lot_id": payment.lot_id, "reason": reason}
+    if payment.invoice_id is not None:
+        expired["invoice_id"] = payment.invoice_id
+    context.hub.to_user_after_commit(uow, payment.buyer_id, "payment_expired", expired)
+    lot = await lifecycle.lock_lot(uow, payment.lot_id) if payment.lot_id is not None else None
     if reason == "window_elapsed" or reason == "attempts_exhausted":
-        content = messages.payment_expired(lot_title=lot.title, reason=reason)
+        title = lot.title if lot is not None else await what_is_paid(uow, payment)
+        content = messages.payment_expired(lot_title=title, reason=reason)
         await email_user(
             uow, payment.buyer_id, "payment_expired", content, data={"payment_id": payment.id}
         )
     forget_expiry_after_commit(uow, context, payment.id)
+    if lot is None:  # an invoice's payment: each of its lots on its own
+        await invoice_flow.invoice_ended(uow, context, payment, released=not strike)
+        return
     await apply_expiry_policy(uow, context, lot)
 
 
@@ -80,22 +86,3 @@ async def apply_expiry_policy(uow: UnitOfWork, context: AppContext, lot: Lot) ->
             await offer_lot(uow, context, lot, bid, offer_number=(earlier or 0) + 1)
             return
     lifecycle.change_status(uow, context, lot, LotStatus.UNSOLD, reason="not_paid")
-
-
-async def next_bid(uow: UnitOfWork, context: AppContext, lot: Lot) -> Bid | None:
-    """The highest bid of a bidder not yet offered this lot, above the reserve, in good standing."""
-    offered = select(Payment.buyer_id).where(Payment.lot_id == lot.id)
-    query = (
-        select(Bid)
-        .join(User, User.id == Bid.bidder_id)
-        .where(
-            Bid.lot_id == lot.id,
-            Bid.bidder_id.not_in(offered),
-            User.strikes < context.settings.nonpayment_strikes,
-        )
-        .order_by(Bid.amount.desc())
-        .limit(1)
-    )
-    if lot.reserve_price is not None:
-        query = query.where(and_(Bid.amount >= lot.reserve_price))
-    return await uow.session.scalar(query)

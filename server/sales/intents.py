@@ -22,15 +22,23 @@ from server.payments import backoff
 from server.payments.gateway import StripeRejected, StripeUnavailable
 from server.payments.locking import lock_payment
 from server.payments.models import Payment, PaymentIntentRecord, PaymentStatus
-from server.payments.presenters import payment_info
 from server.sales import auto_charge
 from server.sales.emails import email_payment_required
+from server.sales.payment_required import payment_required_info
 from server.sales.schedule import schedule_expiry_after_commit
 
 log = logging.getLogger(__name__)
 
 
 def intent_metadata(payment: Payment) -> dict[str, str]:
+    """What the PaymentIntent says it pays (never trusted back: webhooks match by intent id)."""
+    if payment.invoice_id is not None:
+        return {
+            "payment_id": str(payment.id),
+            "invoice_id": str(payment.invoice_id),
+            "buyer_id": payment.buyer_id,
+            "seller_id": payment.seller_id,
+        }
     return {
         "payment_id": str(payment.id),
         "lot_id": str(payment.lot_id),
@@ -72,7 +80,7 @@ async def create_intent(context: AppContext, payment_id: int, *, for_buyer: bool
         metadata = intent_metadata(payment)
         card = await auto_charge.choose_card(uow, context, payment, now)
 
-    with bind(payment_id=payment_id, lot_id=metadata["lot_id"]):
+    with bind(payment_id=payment_id, lot_id=metadata.get("lot_id")):
         if card is not None:
             try:
                 settled = await auto_charge.charge_at_close(
@@ -148,7 +156,7 @@ async def _open_window(context: AppContext, payment_id: int, intent: Any) -> boo
         payment.next_retry_at = payment.stripe_lease_until = None
         payment.failure_message = None
         backoff.clear_attention(payment, backoff.ATTENTION_CODES["create"])
-        announce_payment_required(uow, context, payment)
+        await announce_payment_required(uow, context, payment)
         if payment.auto_charge_reason is not None:  # the card on file could not be charged
             await auto_charge.email_action_needed(uow, context, payment)
         else:
@@ -157,10 +165,18 @@ async def _open_window(context: AppContext, payment_id: int, intent: Any) -> boo
         return True
 
 
-def announce_payment_required(uow: UnitOfWork, context: AppContext, payment: Payment) -> None:
-    context.hub.to_user_after_commit(
-        uow, payment.buyer_id, "payment_required", payment_info(context, payment)
-    )
+async def announce_payment_required(uow: UnitOfWork, context: AppContext, payment: Payment) -> None:
+    info = await payment_required_info(uow.session, context, payment)
+    context.hub.to_user_after_commit(uow, payment.buyer_id, "payment_required", info)
+
+
+def create_intent_after_commit(uow: UnitOfWork, context: AppContext, payment_id: int) -> None:
+    """A new CREATING payment (a lot's offer, an issued invoice) asks Stripe once committed."""
+
+    async def create() -> None:
+        await create_intent(context, payment_id)
+
+    uow.after_commit(create)
 
 
 async def _cancel_quietly(context: AppContext, intent_id: str, payment_id: int) -> None:

@@ -17,7 +17,7 @@ by one buyer land on one invoice.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from server.auctions.lifecycle import utcnow
@@ -55,7 +55,10 @@ async def open_invoice(
                 tax_on=settings.tax_on,
             )
             .on_conflict_do_nothing(
-                index_elements=["sale_id", "buyer_id"], index_where=Invoice.status == "OPEN"
+                # A literal predicate: a bound one stops matching the partial index once
+                # PostgreSQL plans the prepared statement generically (its sixth run).
+                index_elements=["sale_id", "buyer_id"],
+                index_where=text("status = 'OPEN'"),
             )
         )
         invoice = await uow.session.scalar(

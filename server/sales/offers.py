@@ -1,5 +1,7 @@
 """Offering a lot: the hammer's winner first, then each next bidder after an expiry.
 
+(per_sale lots are not offered one by one: their lines join invoices, `invoice_flow`.)
+
 An offer is a CREATING payment, written in the transaction that put the lot
 on offer; its PaymentIntent is created right after commit (`intents`). The row
 exists before Stripe is called, so no webhook can name a payment we do not
@@ -15,13 +17,32 @@ from server.core.context import AppContext
 from server.core.db import UnitOfWork
 from server.core.money import payment_breakdown
 from server.payments.models import Payment, PaymentStatus
-from server.sales.intents import create_intent
+from server.sales import invoice_flow
+from server.sales.catalogue import close_sale_if_done
+from server.sales.intents import create_intent_after_commit
+from server.sales.models import Sale, Settlement
 
 
 async def lot_closed(uow: UnitOfWork, context: AppContext, lot: Lot, bid: Bid | None) -> None:
-    """`AppContext.after_close`: the winner of a lot just closed (or bought now) gets the offer."""
+    """`AppContext.after_close`: the winner of a lot just closed (or bought now) gets the offer.
+
+    A per_lot lot (standalone, or in a per_lot sale): its own payment and window. A
+    per_sale lot: a line on the buyer's invoice, issued when the sale's last lot has
+    closed (this close, or a later one).
+    """
+    sale = await uow.session.get(Sale, lot.sale_id) if lot.sale_id is not None else None
+    per_sale = sale is not None and sale.settlement == Settlement.PER_SALE
     if bid is not None:
-        await offer_lot(uow, context, lot, bid, offer_number=1)
+        if sale is not None and per_sale:
+            await invoice_flow.add_won_lot(uow, context, sale, lot, bid)
+        else:
+            await offer_lot(uow, context, lot, bid, offer_number=1)
+    if sale is None:
+        return
+    await uow.session.flush()  # this lot's new status is what the sale's check reads
+    closed = await close_sale_if_done(uow, sale.id)
+    if closed is not None and per_sale:
+        await invoice_flow.issue_sale_invoices(uow, context, closed)
 
 
 async def offer_lot(
@@ -48,10 +69,5 @@ async def offer_lot(
     )
     uow.session.add(payment)
     await uow.session.flush()
-    payment_id = payment.id
-
-    async def create() -> None:
-        await create_intent(context, payment_id)
-
-    uow.after_commit(create)
+    create_intent_after_commit(uow, context, payment.id)
     return payment

@@ -22,7 +22,8 @@ from server.payments import refunds
 from server.payments.cards import card_in_intent
 from server.payments.models import AWAITING, ENDED, PAID, Payment, PaymentAttempt, PaymentStatus
 from server.payments.presenters import attempts_left, receipt_url
-from server.sales.emails import email_user
+from server.sales import invoice_flow
+from server.sales.emails import email_user, what_is_paid
 from server.sales.expiry import end_payment
 from server.sales.schedule import forget_expiry_after_commit
 
@@ -74,37 +75,43 @@ async def record_success(
     uow.session.add(
         PaymentAttempt(payment_id=payment.id, outcome="succeeded", stripe_event_id=event_id)
     )
-    lot = await lifecycle.lock_lot(uow, payment.lot_id)
-    bid = await uow.session.get(Bid, payment.bid_id)
-    if bid is not None:
-        bid.outcome = "won"
-    lifecycle.change_status(
-        uow,
-        context,
-        lot,
-        LotStatus.SOLD,
-        reason="paid",
-        amount=payment.hammer,
-    )
-    context.hub.to_user_after_commit(
-        uow,
-        payment.buyer_id,
-        "payment_succeeded",
-        {
-            "payment_id": payment.id,
-            "lot_id": payment.lot_id,
-            "amount": payment.amount,
-            "currency": payment.currency,
-            "receipt_url": receipt_url(payment),
-        },
-    )
+    if payment.invoice_id is not None:
+        invoice = await invoice_flow.invoice_paid(uow, context, payment)
+        title = await what_is_paid(uow, payment)
+        receipt_number = invoice.receipt_number or payment.receipt_number
+        receipt = f"/api/invoices/{invoice.id}"
+    else:
+        assert payment.lot_id is not None
+        lot = await lifecycle.lock_lot(uow, payment.lot_id)
+        bid = await uow.session.get(Bid, payment.bid_id)
+        if bid is not None:
+            bid.outcome = "won"
+        lifecycle.change_status(
+            uow,
+            context,
+            lot,
+            LotStatus.SOLD,
+            reason="paid",
+            amount=payment.hammer,
+        )
+        title, receipt_number, receipt = lot.title, payment.receipt_number, receipt_url(payment)
+    succeeded: dict[str, Any] = {
+        "payment_id": payment.id,
+        "lot_id": payment.lot_id,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "receipt_url": receipt,
+    }
+    if payment.invoice_id is not None:
+        succeeded["invoice_id"] = payment.invoice_id
+    context.hub.to_user_after_commit(uow, payment.buyer_id, "payment_succeeded", succeeded)
     await email_user(
         uow,
         payment.buyer_id,
         "receipt",
         messages.receipt(
-            receipt_number=payment.receipt_number,
-            lot_title=lot.title,
+            receipt_number=receipt_number,
+            lot_title=title,
             hammer=payment.hammer,
             premium=payment.premium,
             total=payment.amount,
@@ -113,6 +120,7 @@ async def record_success(
             card_last4=payment.card_last4,
             paid_at=now,
             charged_automatically=charged_automatically(payment),
+            tax=payment.tax,
         ),
         data={"payment_id": payment.id},
     )

@@ -37,8 +37,10 @@ export interface Breakdown {
   hammer: number;
   /** The buyer's premium. An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   premium: number;
-  /** hammer + premium. An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
+  /** hammer + premium (+ tax). An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   total: number;
+  /** An invoice's tax (TAX_RATE_BPS); absent for a lot. An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
+  tax?: number | null;
 }
 
 /**
@@ -200,19 +202,22 @@ export interface Outbid {
 /** The bank asks for more (3-D Secure and the like): finish it with Stripe.js. */
 export interface PaymentActionRequired {
   payment_id: number;
-  lot_id: number;
+  lot_id: number | null;
+  invoice_id?: number | null;
 }
 
 export interface PaymentExpired {
   payment_id: number;
-  lot_id: number;
+  lot_id: number | null;
+  invoice_id?: number | null;
   /** window_elapsed, attempts_exhausted or canceled_at_stripe */
   reason: string;
 }
 
 export interface PaymentFailed {
   payment_id: number;
-  lot_id: number;
+  lot_id: number | null;
+  invoice_id?: number | null;
   failure_code: string | null;
   failure_message: string | null;
   attempts_left: number;
@@ -221,7 +226,12 @@ export interface PaymentFailed {
 /** What the buyer needs to pay with Stripe.js. Holds the client secret: the buyer's only. */
 export interface PaymentInfo {
   payment_id: number;
-  lot_id: number;
+  /** The lot; null when an invoice is paid */
+  lot_id: number | null;
+  /** The per_sale invoice this pays; null for one lot */
+  invoice_id?: number | null;
+  /** The invoice's lots; null for one lot */
+  lines?: PaymentLine[] | null;
   status: PaymentStatus;
   /** The total to pay. An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
   amount: number;
@@ -241,11 +251,26 @@ export interface PaymentInfo {
   reason?: ("authentication_required" | "card_declined") | null;
 }
 
+/** A lot on the invoice a payment pays (per_sale sales). */
+export interface PaymentLine {
+  lot_id: number;
+  /** The lot's number in the sale */
+  lot_number: number | null;
+  title: string;
+  /** An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
+  hammer: number;
+  /** An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
+  premium: number;
+  /** An amount in the currency's minor unit (usd 12345 = $123.45, jpy 500 = ¥500) */
+  tax: number;
+}
+
 export type PaymentStatus = "CREATING" | "REQUIRES_PAYMENT" | "REQUIRES_ACTION" | "PROCESSING" | "SUCCEEDED" | "FAILED" | "EXPIRED" | "CANCELED" | "PARTIALLY_REFUNDED" | "REFUNDED";
 
 export interface PaymentSucceeded {
   payment_id: number;
-  lot_id: number;
+  lot_id: number | null;
+  invoice_id?: number | null;
   amount: number;
   currency: string;
   receipt_url: string;
