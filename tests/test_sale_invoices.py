@@ -290,3 +290,23 @@ async def test_a_success_after_the_invoice_expired_is_refunded(
     assert (payment.status, invoice.status, statuses) == ("EXPIRED", "EXPIRED", ["UNSOLD"] * 2)
     at_stripe = await standin(localstripe.url, "GET", f"/v1/refunds/{refund.stripe_refund_id}")
     assert (at_stripe["amount"], at_stripe["payment_intent"]) == (info["amount"], intent["id"])
+
+
+async def test_a_per_lot_sale_pays_lot_by_lot_at_the_sales_premium(server, db):
+    alice = await server.socket("alice")
+    sale = await create_sale(server, settlement="per_lot", buyer_premium_bps=1000)
+    lots = [await add_lot(server, sale, title=f"Lot {n}") for n in (1, 2)]
+    await _bid(alice, lots[0], 2000)
+    await _close(server, lots[0])
+    info = await alice.wait_for("payment_required", timeout=15)
+    assert (info["lot_id"], info.get("invoice_id"), info.get("lines")) == (
+        lots[0]["id"],
+        None,
+        None,
+    )
+    assert info["breakdown"] == {"hammer": 2000, "premium": 200, "total": 2200}
+    await _close(server, lots[1])
+    status, fetched = await server.request("GET", f"/api/sales/{sale['id']}")
+    assert (status, fetched["status"]) == (200, "CLOSED")
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Invoice)) == 0

@@ -49,7 +49,11 @@ async def offer_lot(
     uow: UnitOfWork, context: AppContext, lot: Lot, bid: Bid, *, offer_number: int
 ) -> Payment:
     """Create the CREATING payment for `bid`; its PaymentIntent is made after commit."""
-    breakdown = payment_breakdown(bid.amount, context.settings.buyer_premium_bps, lot.currency)
+    premium_bps = context.settings.buyer_premium_bps
+    if lot.sale_id is not None:  # a lot of a per_lot sale: the sale's premium, as its prices were
+        sale = await uow.session.get(Sale, lot.sale_id)
+        premium_bps = sale.buyer_premium_bps if sale is not None else premium_bps
+    breakdown = payment_breakdown(bid.amount, premium_bps, lot.currency)
     payment = Payment(
         lot_id=lot.id,
         bid_id=bid.id,
