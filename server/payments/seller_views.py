@@ -31,7 +31,7 @@ def seller_payment_view(context: AppContext, payment: Payment, lot: Lot) -> dict
         "lot_title": lot.title,
         "sale_id": lot.sale_id,
         "lot_number": lot.lot_number,
-        "buyer": bidder_alias(context, payment.lot_id, payment.buyer_id),
+        "buyer": bidder_alias(context, lot.id, payment.buyer_id),
         "offer_number": payment.offer_number,
         "status": payment.status,
         "amount": payment.amount,
@@ -46,7 +46,10 @@ def seller_payment_view(context: AppContext, payment: Payment, lot: Lot) -> dict
 
 
 async def seller_payments(request: web.Request) -> web.Response:
-    """`?status=&lot_id=&limit=&cursor=` (and `seller_id=` for admins), newest first."""
+    """`?status=&lot_id=&limit=&cursor=` (and `seller_id=` for admins), newest first.
+
+    Lots' own payments; a per_sale invoice's payment (no lot) is read on the invoice.
+    """
     caller = require_identity(request, "seller", "admin")
     query = parse_query(SellerPaymentsQuery, request.query)
     seller_id = query.seller_id if caller.is_admin and query.seller_id else caller.sub
