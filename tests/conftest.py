@@ -2,6 +2,14 @@
 
 One database per run, migrated with Alembic once; every table is emptied
 before each test. localstripe runs in a child process for the whole run.
+
+`scripts/test` runs the suite in several pytest-xdist workers (`--dist loadgroup`).
+Session fixtures are per worker: each worker has its own database and its own
+localstripe (its webhook goes to one URL at a time), and every test its own
+Socket.IO channel, so workers never see each other's rows or events. Tests that
+start server processes, a browser, nginx or a redis-server of their own, or that
+count what happens within seconds, are grouped (`SERIAL_GROUPS`) so that one
+worker runs them one after another rather than all at once.
 """
 
 from __future__ import annotations
@@ -32,8 +40,51 @@ METRICS_TOKEN = "test-metrics-token-" + "m" * 16
 METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
+#: Markers whose tests one worker runs one after another (pytest-xdist `--dist loadgroup`):
+#: heavy on the 2-core machine, or counting what happens within seconds.
+SERIAL_GROUPS = {
+    "serial": "serial",
+    "multiprocess": "serial",
+    "packaging": "serial",
+    "browser": "browser",
+}
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"redis: {redis_url() or 'not available'}"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put each heavy test in its xdist group (a test's own `xdist_group` wins)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        for marker, group in SERIAL_GROUPS.items():
+            if item.get_closest_marker(marker) is not None:
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under `--dist loadgroup`, pytest-xdist must have put each group into the test's id.
+
+    It does so by rewriting node ids, which some pytest versions ignore (pytest-xdist
+    #1386): the groups would then silently run all at once on every worker.
+    """
+    if not session.config.getoption("loadgroup", default=False):
+        return
+    lost = [
+        item.nodeid
+        for item in session.items
+        if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid
+    ]
+    if lost:
+        raise pytest.UsageError(
+            f"pytest-xdist did not group {len(lost)} tests (e.g. {lost[0]}): this pytest "
+            "breaks --dist loadgroup; keep pytest below 9.2 (pyproject.toml)"
+        )
 
 
 @pytest.fixture(scope="session")

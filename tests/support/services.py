@@ -51,7 +51,8 @@ class TestDatabase:
     """
 
     def __init__(self) -> None:
-        self.name = f"auction_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ... under xdist
+        self.name = f"auction_test_{worker}{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self._embedded = None
         self.origin = ""
         explicit = os.environ.get("TEST_DATABASE_URL")
@@ -64,7 +65,8 @@ class TestDatabase:
         else:
             from server.core.embedded_pg import EmbeddedPostgres
 
-            data_dir = Path(os.environ.get("TEST_DATA_DIR", ROOT / "var" / "test"))
+            # One embedded PostgreSQL per xdist worker: a worker stops its own at the end.
+            data_dir = Path(os.environ.get("TEST_DATA_DIR", ROOT / "var" / "test")) / worker
             self._embedded = EmbeddedPostgres(data_dir, database="postgres")
             base = self._embedded.start().replace("postgresql+asyncpg://", "postgresql://")
             self.origin = f"embedded PostgreSQL under {data_dir}"
@@ -143,8 +145,16 @@ class LocalStripe:
             self._process = None
 
 
+#: Waits in tests are for something to happen, never a measure of speed: with several
+#: pytest-xdist workers on a busy 2-core machine it can take a few times longer than on a
+#: quiet one. The wait helpers (here, SocketClient.wait_for, ServerProcess.wait_ready)
+#: allow PATIENCE times the timeout their caller names; a passing test never waits longer.
+PATIENCE = float(os.environ.get("TEST_PATIENCE", "3"))
+
+
 async def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02):  # type: ignore[no-untyped-def]
     """Poll `predicate` (sync or async) until it returns something truthy."""
+    timeout *= PATIENCE
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()
