@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
 from server.core.logging import JsonFormatter
 from tests.conftest import JWT_SECRET, METRICS_AUTH, WEBHOOK_SECRET
@@ -137,7 +138,7 @@ async def test_metrics_after_a_small_flow(start_server, localstripe, db):
     server = await start_server(anti_sniping_window_seconds=0)
     watcher = await server.socket(None)
     _lot, _info, alice = await sold_lot(server, localstripe.url)  # one accepted bid, paid
-    closing = await create_lot(server, starting_price=1000, ends_in=1.0, title="Closing")
+    closing = await create_lot(server, starting_price=1000, ends_in=600, title="Closing")
     bob = await server.socket("bob")
     assert (await bob.call("place_bid", bid(closing["id"], 1000)))["ok"]
     assert (await alice.call("place_bid", bid(closing["id"], 1001)))["error"][
@@ -145,6 +146,14 @@ async def test_metrics_after_a_small_flow(start_server, localstripe, db):
     ] == "bid_too_low"
     malformed = await alice.call("place_bid", {"lot_id": closing["id"], "amount": 2000})
     assert malformed["error"]["code"] == "validation_error"  # no request_id
+    async with db.engine.begin() as conn:  # due now: the scheduler's sweep closes it
+        await conn.execute(
+            text(
+                "UPDATE lots SET starts_at = now() - interval '1 hour', "
+                "ends_at = now() - interval '1 second' WHERE id = :id"
+            ),
+            {"id": closing["id"]},
+        )
     await bob.wait_for("payment_required", timeout=10)  # closed by the scheduler
     status, _ = await fake_browser.deliver(server, b"{}", secret="whsec_wrong_secret")
     assert status == 400

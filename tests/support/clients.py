@@ -17,6 +17,7 @@ import aiohttp
 import socketio
 
 from tests.support.events_contract import ack_problems, event_problems
+from tests.support.services import PATIENCE
 
 
 class ContractMismatch(AssertionError):
@@ -78,7 +79,8 @@ class SocketClient:
         predicate: Callable[[dict[str, Any]], bool] = lambda _: True,
         timeout: float = 5.0,
     ) -> dict[str, Any]:
-        """The first received `event` matching `predicate`, waiting up to `timeout`."""
+        """The first received `event` matching `predicate`, waiting up to `timeout` (x PATIENCE)."""
+        timeout *= PATIENCE
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 
 from tests.support.clients import ServerHandle, SocketClient
-from tests.support.services import ROOT, free_port
+from tests.support.services import PATIENCE, ROOT, free_port
 
 #: Contract variables a developer's shell may have set; the child gets only ours.
 _SPEC_VARIABLES = {
@@ -121,6 +121,7 @@ class ServerProcess(ServerHandle):
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait until `/readyz` answers 200; fail with the process's log if it never does."""
+        timeout *= PATIENCE
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as http:
             while True:
