@@ -160,8 +160,16 @@ async def say_goodbye(sio: AsyncServer, *, within: float) -> None:
                 *(sio.disconnect(sid, namespace="/", ignore_queue=True) for sid in sids),
                 return_exceptions=True,
             )
-            if sio.eio.sockets:
-                await sio.eio.disconnect()
+            # A websocket takes its goodbye at once. A long-polling client only gets it in a
+            # GET it has open: waiting for one with none open (gone, or between two polls
+            # while the listener is already closed) would hold the stop until the limit.
+            sockets = list(sio.eio.sockets.values())
+            reason = sio.eio.reason.SERVER_DISCONNECT
+            await asyncio.gather(
+                *(s.close(wait=s.upgraded, reason=reason) for s in sockets),
+                return_exceptions=True,
+            )
+            sio.eio.sockets.clear()
     except TimeoutError:
         log.warning("some of %s sockets did not close within %s s", len(sids), within)
     try:
