@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 
 from PIL import Image
 
@@ -31,3 +32,22 @@ async def test_the_demo_lots_get_pictures_once_and_they_are_served(server, db):
 def test_a_title_always_draws_the_same_picture():
     assert demo_picture("Brass clock") == demo_picture("Brass clock")
     assert demo_picture("Brass clock") != demo_picture("Tin robot")
+
+
+async def test_the_seed_command_pictures_the_demo_lots(settings, db, capsys):
+    from server.cli import seed
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    quiet = {
+        name: logging.getLogger(name).level for name in ("aiohttp.access", "stripe", "apscheduler")
+    }
+    try:
+        assert await seed(settings) == 0  # it configures logging as the command does
+    finally:
+        root.handlers[:], root.level = handlers, level
+        for name, was in quiet.items():
+            logging.getLogger(name).setLevel(was)
+    assert "seeded 8 demo lots (8 with a picture)" in capsys.readouterr().out
+    files = list((settings.data_dir / "media" / "lots").rglob("*.jpg"))
+    assert len(files) == 16  # each picture and its thumbnail
