@@ -35,6 +35,12 @@ async def release_payment(
         now = lifecycle.utcnow()
         if payment.stripe_lease_until is not None and payment.stripe_lease_until > now:
             raise conflict("payment_busy", "The payment is being settled with Stripe; try again")
+        if payment.stripe_payment_intent_id is None and charge_unanswered(payment):
+            raise conflict(
+                "payment_busy",
+                "The card on file was charged and Stripe's answer is not known yet; "
+                "its next try learns it; release it then if it is still unpaid",
+            )
         if payment.stripe_payment_intent_id is None:
             # CREATING: nothing to cancel (a creation in flight discards its intent), and a
             # refused creation is settled by the release: it no longer needs an admin.
@@ -66,6 +72,16 @@ async def release_payment(
         f"The payment can no longer be released: it is {outcome}",
         status=outcome,
     )
+
+
+def charge_unanswered(payment: Payment) -> bool:
+    """An off-session charge was sent and its answer never applied: Stripe may hold money.
+
+    Only the retry (same key, same card) can learn the answer; a webhook about that
+    intent is not matched to the payment until then. Ending the payment meanwhile
+    would keep the buyer's money for a lot they do not get.
+    """
+    return payment.auto_charge_method is not None and payment.auto_charge_reason is None
 
 
 def _check_releasable(payment: Payment, *, declining: bool) -> None:
