@@ -505,3 +505,56 @@ async def test_a_saved_card_charged_at_the_hammer_and_one_that_was_declined(
     finally:
         await alice.context.close()
         await bob.context.close()
+
+
+async def test_a_per_sale_invoice_is_paid_from_the_account_page(browser, start_server):
+    from tests.support.factories import add_lot, create_sale
+
+    server = await start_server(dev_mode=True, buyer_premium_bps=1000)
+    sale = await create_sale(server, title="Winter sale", settlement="per_sale")
+    lamp = await add_lot(server, sale, title="Tiffany-style lamp", starting_price=20_000)
+    mirror = await add_lot(server, sale, title="Gilt pier mirror", starting_price=30_000)
+    client = await server.socket("alice")
+    for lot in (lamp, mirror):
+        assert (await client.call("place_bid", bid(lot["id"], lot["starting_price"])))["ok"]
+    tab = await open_tab(browser, server.url, "alice")
+    try:
+        await tab.sign_in("Alice")
+        lamp_tab = await open_lot(tab, server.url, lamp["id"])
+        await expect(lamp_tab.page.locator("#lot-sale")).to_have_text("· Winter sale")
+        status, _ = await server.request(
+            "POST", f"/api/lots/{lamp['id']}/close", as_user="sam", role="seller"
+        )
+        assert status == 200
+        await expect(lamp_tab.page.locator("#lot-badge")).not_to_have_text("Open")
+        await tab.page.goto(f"{server.url}/account")
+        status, _ = await server.request(
+            "POST", f"/api/lots/{mirror['id']}/close", as_user="sam", role="seller"
+        )
+        assert status == 200
+        # The sale's last lot closed: one invoice, one payment for both lots.
+        panel = tab.payment
+        await expect(panel.get_by_role("heading")).to_contain_text("Pay for your invoice")
+        await expect(panel.locator(".invoice-lines li")).to_have_text(
+            ["Lot 1: Tiffany-style lamp $200.00", "Lot 2: Gilt pier mirror $300.00"]
+        )
+        await expect(panel.locator(".total")).to_have_text("$550.00")
+        await tab.shot("account-invoice-due")
+        await tab.pay("4242 4242 4242 4242")
+        await expect(panel.locator(".message")).to_contain_text("Paid $550.00.")
+        invoice = tab.page.locator("#invoices li").filter(has_text="Winter sale")
+        await expect(invoice.locator(".state")).to_have_text("Paid")
+        purchase = tab.page.locator("#purchases li").filter(has_text="Winter sale")
+        await expect(purchase.locator(".state")).to_have_text("Paid")
+        # Its receipt is the paid invoice, opened from a plain link.
+        link = purchase.get_by_role("link", name=re.compile(r"^Invoice \d+ \(receipt\)$"))
+        await expect(link).to_have_attribute("href", re.compile(r"^/invoices/\d+/print\?"))
+        async with tab.context.expect_page() as opened:
+            await link.click()
+        printed = await opened.value
+        await expect(printed.locator("body")).to_contain_text("Gilt pier mirror")
+        await expect(panel.get_by_role("link", name="Open the paid invoice")).to_be_visible()
+        await tab.shot("account-invoice-paid")
+        assert tab.problems == []
+    finally:
+        await tab.context.close()

@@ -59,6 +59,12 @@ export function invoiceState(invoice) {
   );
 }
 
+/** A paid purchase's printable proof: the receipt, or for an invoice's payment the invoice. */
+function purchaseReceipt(payment) {
+  if (payment.invoice_id) return invoiceLink(payment.invoice_id, `Invoice ${payment.invoice_id} (receipt)`);
+  return receiptLink(payment.id, `Receipt for ${payment.lot_title || `payment ${payment.id}`}`);
+}
+
 function lotLink(lotId, title) {
   return h("a", { href: `/lots/${lotId}`, text: title || `Lot #${lotId}` });
 }
@@ -138,9 +144,7 @@ class Account {
         h("span", { class: "amount", text: formatMoney(payment.amount, payment.currency) }),
         state(paymentState(payment)),
         payment.paid_at ? h("span", { text: `paid ${new Date(payment.paid_at).toLocaleString()}` }) : null,
-        PAID.has(payment.status)
-          ? receiptLink(payment.id, `Receipt for ${payment.lot_title || `payment ${payment.id}`}`)
-          : null,
+        PAID.has(payment.status) ? purchaseReceipt(payment) : null,
       ),
     );
     fill("purchases", "purchases-empty", items);
@@ -261,16 +265,21 @@ async function start() {
   const { session, live } = started;
   account = new Account(started);
   const desk = account.desk;
-  live.on("payment_required", (data) => desk.required(data));
+  live.on("payment_required", async (data) => {
+    await desk.required(data);
+    if (data.invoice_id) account.loadInvoices();
+  });
   live.on("payment_action_required", (data) => desk.actionRequired(data));
   live.on("payment_failed", (data) => desk.failed(data));
   live.on("payment_succeeded", async (data) => {
     await desk.succeeded(data);
     account.loadPurchases();
+    account.loadInvoices();
   });
   live.on("payment_expired", (data) => {
     desk.expired(data);
     account.loadPurchases();
+    account.loadInvoices();
   });
   live.on("connected", async () => {
     if (!session.user) return;

@@ -10,7 +10,7 @@ import {
   renderPaymentPanel,
   say,
 } from "./payment_panel.js";
-import { receiptLink } from "./receipts.js";
+import { invoiceLink, receiptLink } from "./receipts.js";
 
 const AWAITING = new Set(["CREATING", "REQUIRES_PAYMENT", "REQUIRES_ACTION", "PROCESSING"]);
 const EXPIRY_TEXT = {
@@ -122,12 +122,18 @@ export class PaymentDesk {
     if (!panel) return;
     panel.phase = "ended";
     panel.info.status = "SUCCEEDED";
-    const paid = `Paid ${formatMoney(data.amount, data.currency)}. The lot is yours.`;
+    const yours = panel.info.invoice_id ? "The lots on this invoice are yours." : "The lot is yours.";
+    const paid = `Paid ${formatMoney(data.amount, data.currency)}. ${yours}`;
     say(panel, paid, "done");
-    panel.receipt.replaceChildren(receiptLink(data.payment_id, "Open the receipt"));
+    panel.receipt.replaceChildren(
+      panel.info.invoice_id
+        ? invoiceLink(panel.info.invoice_id, "Open the paid invoice")
+        : receiptLink(data.payment_id, "Open the receipt"),
+    );
     this.render(panel);
     this.board.rerender(data.lot_id);
     announce(`Payment received. You bought ${panel.title}.`, { urgent: true });
+    if (panel.info.invoice_id) return;
     try {
       const receipt = await api("GET", `/api/payments/${data.payment_id}/receipt`);
       const method = receipt.payment_method;
