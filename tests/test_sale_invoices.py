@@ -310,3 +310,59 @@ async def test_a_per_lot_sale_pays_lot_by_lot_at_the_sales_premium(server, db):
     assert (status, fetched["status"]) == (200, "CLOSED")
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Invoice)) == 0
+
+
+async def test_a_declined_card_is_retried_on_the_invoice_like_on_a_lot(server, db, localstripe):
+    alice = await server.socket("alice")
+    _sale_row, lots = await _sale(server, [1000, 1000])
+    for lot in lots:
+        await _bid(alice, lot, 1300)
+        await _close(server, lot)
+    info = await alice.wait_for("payment_required", timeout=15)
+    status, result = await fake_browser.confirm_card(
+        localstripe.url, info, fake_browser.CARD_DECLINED
+    )
+    assert status == 402 and result["error"]["code"] == "card_declined"
+    failed = await alice.wait_for("payment_failed", timeout=10)
+    assert (failed["invoice_id"], failed["lot_id"], failed["attempts_left"]) == (
+        info["invoice_id"],
+        None,
+        2,
+    )
+    await pay(localstripe.url, info, alice)
+    async with db.sessions() as session:
+        invoice = await session.get(Invoice, info["invoice_id"])
+        statuses = [(await session.get(Lot, lot["id"])).status for lot in lots]
+    assert (invoice.status, statuses) == ("PAID", ["SOLD", "SOLD"])
+
+
+async def test_a_second_chance_invoice_declined_is_void_without_a_strike(server, db):
+    alice, bob = [await server.socket(who) for who in ("alice", "bob")]
+    _sale_row, lots = await _sale(server, [1000])
+    await _bid(bob, lots[0], 1500)
+    await _bid(alice, lots[0], 2000)
+    await _close(server, lots[0])
+    first = await alice.wait_for("payment_required", timeout=15)
+    status, answer = await server.request(
+        "POST", f"/api/payments/{first['payment_id']}/decline", as_user="alice"
+    )
+    assert (status, answer["error"]["code"]) == (409, "not_second_chance")
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            update(Payment)
+            .where(Payment.id == first["payment_id"])
+            .values(expires_at=func.now() - text("interval '1 second'"))
+        )
+    assert await window.expire_payment_window(server.context, first["payment_id"]) == "expired"
+    offer = await bob.wait_for("payment_required", timeout=15)
+    assert offer["offer_number"] == 2 and offer["invoice_id"] != first["invoice_id"]
+    status, _ = await server.request(
+        "POST", f"/api/payments/{offer['payment_id']}/decline", as_user="bob"
+    )
+    assert status == 200
+    async with db.sessions() as session:
+        invoice = await session.get(Invoice, offer["invoice_id"])
+        lot = await session.get(Lot, lots[0]["id"])
+        strikes = dict((await session.execute(select(User.id, User.strikes))).all())
+    assert (invoice.status, lot.status) == ("VOID", "UNSOLD")
+    assert (strikes["alice"], strikes["bob"]) == (1, 0)

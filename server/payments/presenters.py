@@ -40,6 +40,14 @@ def payment_info(context: AppContext, payment: Payment) -> dict[str, Any]:
     }
 
 
+def paid_for(payment: Payment) -> dict[str, Any]:
+    """What the payment_* events name: the payment and its lot, or (per_sale) its invoice."""
+    named: dict[str, Any] = {"payment_id": payment.id, "lot_id": payment.lot_id}
+    if payment.invoice_id is not None:
+        named["invoice_id"] = payment.invoice_id
+    return named
+
+
 def receipt_url(payment: Payment) -> str:
     return f"/api/payments/{payment.id}/receipt"
 

@@ -10,8 +10,6 @@ above the reserve; when no one is left the lot is UNSOLD.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import func, select
 
 from server.auctions import lifecycle
@@ -20,6 +18,7 @@ from server.core.context import AppContext
 from server.core.db import UnitOfWork
 from server.notifications import messages
 from server.payments.models import AWAITING, Payment, PaymentStatus
+from server.payments.presenters import paid_for
 from server.sales import invoice_flow
 from server.sales.emails import email_user, what_is_paid
 from server.sales.next_bidder import next_bid
@@ -47,9 +46,7 @@ async def end_payment(
         buyer = await uow.session.get(User, payment.buyer_id, with_for_update=True)
         if buyer is not None:
             buyer.strikes += 1
-    expired: dict[str, Any] = {"payment_id": payment.id, "lot_id": payment.lot_id, "reason": reason}
-    if payment.invoice_id is not None:
-        expired["invoice_id"] = payment.invoice_id
+    expired = {**paid_for(payment), "reason": reason}
     context.hub.to_user_after_commit(uow, payment.buyer_id, "payment_expired", expired)
     lot = await lifecycle.lock_lot(uow, payment.lot_id) if payment.lot_id is not None else None
     if reason == "window_elapsed" or reason == "attempts_exhausted":

@@ -21,7 +21,7 @@ from server.notifications import messages
 from server.payments import refunds
 from server.payments.cards import card_in_intent
 from server.payments.models import AWAITING, ENDED, PAID, Payment, PaymentAttempt, PaymentStatus
-from server.payments.presenters import attempts_left, receipt_url
+from server.payments.presenters import attempts_left, paid_for, receipt_url
 from server.sales import invoice_flow
 from server.sales.emails import email_user, what_is_paid
 from server.sales.expiry import end_payment
@@ -95,15 +95,12 @@ async def record_success(
             amount=payment.hammer,
         )
         title, receipt_number, receipt = lot.title, payment.receipt_number, receipt_url(payment)
-    succeeded: dict[str, Any] = {
-        "payment_id": payment.id,
-        "lot_id": payment.lot_id,
+    succeeded = {
+        **paid_for(payment),
         "amount": payment.amount,
         "currency": payment.currency,
         "receipt_url": receipt,
     }
-    if payment.invoice_id is not None:
-        succeeded["invoice_id"] = payment.invoice_id
     context.hub.to_user_after_commit(uow, payment.buyer_id, "payment_succeeded", succeeded)
     await email_user(
         uow,
@@ -191,8 +188,7 @@ async def record_failure(
         payment.buyer_id,
         "payment_failed",
         {
-            "payment_id": payment.id,
-            "lot_id": payment.lot_id,
+            **paid_for(payment),
             "failure_code": failure_code,
             "failure_message": failure_message,
             "attempts_left": left,
@@ -210,7 +206,7 @@ def record_requires_action(uow: UnitOfWork, context: AppContext, payment: Paymen
         uow,
         payment.buyer_id,
         "payment_action_required",
-        {"payment_id": payment.id, "lot_id": payment.lot_id},
+        paid_for(payment),
     )
     return "applied"
 
