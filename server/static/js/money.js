@@ -45,29 +45,6 @@ export function formatMoney(amount, currency) {
   return formatter.format(toMajorString(amount, currency));
 }
 
-/**
- * "55", "55.5" or "1,055.50" in major units → minor units (5500...).
- * Throws an Error whose message can be shown to the user.
- */
-export function parseMoney(text, currency) {
-  const places = decimals(currency);
-  const cleaned = String(text).trim().replace(/[\s,]/g, "");
-  const example = places === 0 ? "500" : `55.${"0".repeat(places)}`;
-  const pattern = places === 0 ? /^\d+$/ : new RegExp(`^\\d+(\\.\\d{0,${places}})?$`);
-  if (!pattern.test(cleaned)) {
-    throw new Error(
-      places === 0
-        ? `Enter a whole amount in ${currency.toUpperCase()}, like ${example}`
-        : `Enter an amount in ${currency.toUpperCase()} with at most ${places} decimals, like ${example}`,
-    );
-  }
-  const [whole, fraction = ""] = cleaned.split(".");
-  const minor = BigInt(whole) * 10n ** BigInt(places) + BigInt(fraction.padEnd(places, "0") || "0");
-  if (minor <= 0n) throw new Error("Enter an amount above zero");
-  if (minor > 10n ** 15n) throw new Error("That amount is too large");
-  return Number(minor);
-}
-
 /** The browser's locale: the one the user reads and writes numbers in. */
 export function userLocale() {
   return (navigator.languages && navigator.languages[0]) || navigator.language || "en-US";

@@ -47,32 +47,19 @@ export class MessageLine {
 }
 
 /** The user's locale: the one they read and type numbers in. */
-export function userLocale() {
-  if (typeof money.userLocale === "function") return money.userLocale();
-  return (navigator.languages && navigator.languages[0]) || navigator.language || "en-US";
-}
-
-function decimalMark(locale) {
-  const parts = new Intl.NumberFormat(locale).formatToParts(1.5);
-  return (parts.find((part) => part.type === "decimal") || { value: "." }).value;
-}
+export const userLocale = money.userLocale;
 
 /**
  * What a person typed in major units, in their own locale ("450,00" in de-DE, "450.00" in
  * en-US) → minor units. Throws an Error whose message is for the person.
  */
 export function parseAmountInput(text, currency) {
-  if (typeof money.parseAmount === "function") return money.parseAmount(text, currency, userLocale());
-  const mark = decimalMark(userLocale());
-  const cleaned = String(text).trim().replace(/[\s\u00a0\u202f]/g, "");
-  if (mark === "," && /^\d+(,\d+)?$/.test(cleaned)) return money.parseMoney(cleaned.replace(",", "."), currency);
-  return money.parseMoney(cleaned, currency);
+  return money.parseAmount(text, currency, userLocale());
 }
 
 /** 45000, "usd" → "450.00" or "450,00": what an amount box shows, in the user's locale. */
 export function amountInputText(amount, currency) {
-  if (typeof money.toInputString === "function") return money.toInputString(amount, currency, userLocale());
-  return money.toMajorString(amount, currency).replace(".", decimalMark(userLocale()));
+  return money.toInputString(amount, currency, userLocale());
 }
 
 export const formatMoney = money.formatMoney;
