@@ -20,6 +20,7 @@ import { resultText, salesSummaries } from "./seller_results.js";
 
 const messages = new MessageLine($("messages"));
 const EDITABLE = new Set(["SCHEDULED", "OPEN"]);
+const CREATING_RECHECK_MS = 2_000;
 const RUNNING_TEXT = { SCHEDULED: "Not open yet", OPEN: "Open" };
 let state = null;
 
@@ -74,6 +75,7 @@ class SellerDesk {
 
   stop() {
     clearTimeout(this.timer);
+    clearTimeout(this.paymentsTimer);
     this.live.disconnect();
   }
 
@@ -223,6 +225,13 @@ class SellerDesk {
     if (page.items.length === 0) {
       $("payments").replaceChildren(h("p", { class: "muted", text: "No payments for your lots yet." }));
       return;
+    }
+    // A payment being created turns into one awaiting the buyer with no lot event: look again.
+    clearTimeout(this.paymentsTimer);
+    if (page.items.some((payment) => payment.status === "CREATING")) {
+      this.paymentsTimer = setTimeout(() => {
+        if (state === this) this.loadPayments().catch(() => null);
+      }, CREATING_RECHECK_MS);
     }
     const rows = page.items.map((payment) => {
       const money = (amount) => formatMoney(amount, payment.currency);
