@@ -398,6 +398,16 @@ OPERATIONS: tuple[Operation, ...] = (
         query=payments.SellerPaymentsQuery,
     ),
     Operation(
+        "post",
+        "/api/auth/refresh",
+        "A fresh token for the caller's sign-in, as long-lived as the old one (at most 12 h);"
+        " 401 once the sign-in (`auth_time`, else `iat`) is over 24 h old or the token has"
+        " no `iat`",
+        users.RefreshedToken,
+        errors=(401,),
+        auth=True,
+    ),
+    Operation(
         "get",
         "/api/me",
         "The caller: role, strikes and whether they may bid, with the strike rule in words",

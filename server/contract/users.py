@@ -34,6 +34,14 @@ class Me(User):
     ]
 
 
+class RefreshedToken(Resource):
+    """`POST /api/auth/refresh`: a fresh token for the same sign-in."""
+
+    token: Annotated[str, Field(description="Use it instead of the old one from now on")]
+    expires_in: Annotated[int, Field(description="Seconds it is valid for")]
+    expires_at: datetime
+
+
 class UserList(Resource):
     items: Annotated[list[User], Field(description="Most strikes first, at most `limit`")]
 

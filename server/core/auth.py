@@ -29,6 +29,11 @@ class Identity:
 
 def decode_token(token: str, settings: Settings) -> Identity:
     """Validate `token` and return who it names; any flaw raises `Unauthorized`."""
+    return identity_from_claims(token_claims(token, settings))
+
+
+def token_claims(token: str, settings: Settings) -> dict[str, Any]:
+    """The claims of a valid `token`; any flaw raises `Unauthorized`."""
     if not isinstance(token, str) or not token:
         raise Unauthorized("Missing token")
     options: dict[str, Any] = {"require": ["exp", "sub"]}
@@ -52,10 +57,10 @@ def decode_token(token: str, settings: Settings) -> Identity:
         raise Unauthorized(f"Token lacks the {exc.claim!r} claim") from None
     except jwt.InvalidTokenError:
         raise Unauthorized("Token is not valid") from None
-    return _identity_from_claims(claims)
+    return claims
 
 
-def _identity_from_claims(claims: dict[str, Any]) -> Identity:
+def identity_from_claims(claims: dict[str, Any]) -> Identity:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip() or len(sub) > 255:
         raise Unauthorized("Token 'sub' must be a non-empty string")
@@ -79,6 +84,7 @@ def issue_token(
     email: str | None = None,
     name: str | None = None,
     ttl_seconds: int = 3600,
+    auth_time: int | None = None,
 ) -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -88,6 +94,8 @@ def issue_token(
         claims["email"] = email
     if name:
         claims["name"] = name
+    if auth_time is not None:
+        claims["auth_time"] = auth_time
     if settings.jwt_issuer:
         claims["iss"] = settings.jwt_issuer
     if settings.jwt_audience:

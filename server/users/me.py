@@ -9,7 +9,7 @@ from aiohttp import web
 from server.contract.query import path_id
 from server.core.context import AppContext, context_of
 from server.core.http import json_response, require_identity
-from server.users import watchlist
+from server.users import sessions, watchlist
 from server.users.models import User
 from server.users.views import user_view
 
@@ -80,6 +80,7 @@ def _private(response: web.Response) -> web.Response:
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/me", get_me)
+    sessions.setup_routes(app)
     app.router.add_get("/api/me/watchlist", get_watchlist)
     app.router.add_put("/api/me/watchlist/{lot_id}", watch_lot)
     app.router.add_delete("/api/me/watchlist/{lot_id}", unwatch_lot)
