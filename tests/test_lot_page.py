@@ -539,6 +539,8 @@ async def test_a_per_sale_invoice_is_paid_from_the_account_page(browser, start_s
             ["Lot 1: Tiffany-style lamp $200.00", "Lot 2: Gilt pier mirror $300.00"]
         )
         await expect(panel.locator(".total")).to_have_text("$550.00")
+        # The bids list follows: neither lot is open any more.
+        await expect(tab.page.locator("#bids")).not_to_contain_text("You lead")
         await tab.shot("account-invoice-due")
         await tab.pay("4242 4242 4242 4242")
         await expect(panel.locator(".message")).to_contain_text("Paid $550.00.")

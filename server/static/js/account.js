@@ -267,6 +267,7 @@ async function start() {
   const desk = account.desk;
   live.on("payment_required", async (data) => {
     await desk.required(data);
+    account.loadBids();
     if (data.invoice_id) account.loadInvoices();
   });
   live.on("payment_action_required", (data) => desk.actionRequired(data));
@@ -275,6 +276,7 @@ async function start() {
     await desk.succeeded(data);
     account.loadPurchases();
     account.loadInvoices();
+    account.loadBids();
   });
   live.on("payment_expired", (data) => {
     desk.expired(data);
