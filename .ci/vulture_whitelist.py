@@ -59,3 +59,11 @@ SENT
 
 # Invoice.paid_by: the admin who took the money at the desk (mark-paid, next step).
 paid_by
+# server/realtime/lean_socket.py: PacketQueue is engine.io's send queue and LeanEngineIO /
+# LeanSocketIO override engine.io's and python-socketio's hooks; they call these by name.
+empty
+put
+get_nowait
+last_ping
+create_queue
+_engineio_server_class

@@ -81,6 +81,8 @@ class ConnectionGuard:
 class GuardedConnection(asyncio.Protocol):
     """Stands between the transport and aiohttp's protocol, passing everything on."""
 
+    __slots__ = ("_tail", "guard", "inner", "ip", "timer", "transport")
+
     def __init__(self, inner: Any, guard: ConnectionGuard) -> None:
         self.inner = inner
         self.guard = guard

@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import socketio
@@ -41,6 +39,12 @@ from engineio.async_drivers.aiohttp import WebSocket as EngineIOWebSocket
 from socketio import packet as sio_packet
 
 from server.core.metrics import Metrics
+from server.realtime.lean_socket import (
+    DirectSocket,
+    PacketQueue,
+    serve_websocket,
+    websocket_text_frame,
+)
 from server.realtime.redis_link import ResilientRedisManager
 
 log = logging.getLogger(__name__)
@@ -49,30 +53,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BUFFER_BYTES = 256 * 1024
 #: Packets waiting on one socket's engine.io queue before it is dropped.
 MAX_QUEUED_PACKETS = 256
-
-_TEXT_FINAL = 0x81  # FIN bit + opcode 1 (text)
-
-
-def websocket_text_frame(text: str) -> bytes:
-    """An unmasked, uncompressed, final WebSocket text frame (RFC 6455 section 5.2)."""
-    payload = text.encode()
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", _TEXT_FINAL, size)
-    elif size < 65536:
-        header = struct.pack("!BBH", _TEXT_FINAL, 126, size)
-    else:
-        header = struct.pack("!BBQ", _TEXT_FINAL, 127, size)
-    return header + payload
-
-
-@dataclass(slots=True)
-class DirectSocket:
-    """What the fast path needs of one websocket: where to write and whether it may."""
-
-    transport: asyncio.Transport
-    protocol: Any  # aiohttp's RequestHandler: `writing_paused` says the kernel is full
-    response: Any  # aiohttp's WebSocketResponse
 
 
 class WebsocketRegistry:
@@ -105,7 +85,7 @@ class WebsocketRegistry:
             direct = DirectSocket(transport, request.protocol, response)
             self.sockets[sid] = direct
             try:
-                await handler(ws)
+                await serve_websocket(eio_socket, ws, direct)
             finally:
                 if self.sockets.get(sid) is direct:
                     del self.sockets[sid]
@@ -116,6 +96,8 @@ class WebsocketRegistry:
 def _queue_busy(eio_socket: Any) -> int:
     """Packets on the socket's queue not yet written (taken but unwritten count too)."""
     queue = eio_socket.queue
+    if isinstance(queue, PacketQueue):
+        return queue.pending()
     return max(int(queue.qsize()), int(getattr(queue, "_unfinished_tasks", 0)))
 
 

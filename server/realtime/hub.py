@@ -19,6 +19,7 @@ from server.core import safejson
 from server.core.db import UnitOfWork
 from server.core.metrics import Metrics
 from server.realtime.fanout import FanoutManager, FanoutRedisManager
+from server.realtime.lean_socket import LeanSocketIO
 from server.realtime.packets import GuardedPacket
 from server.realtime.redis_link import RedisLink
 from server.settings import Settings
@@ -87,7 +88,7 @@ def make_socketio_server(
         # Same origin only: engine.io compares Origin with the Host header. (An empty
         # list would turn its Origin check off altogether.)
         cors = None
-    sio = socketio.AsyncServer(
+    sio = LeanSocketIO(
         async_mode="aiohttp",
         client_manager=manager,
         cors_allowed_origins=cors,
