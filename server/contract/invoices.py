@@ -56,6 +56,10 @@ class InvoiceTotals(Resource):
 class InvoicePayment(Resource):
     """How the invoice was (or is to be) paid."""
 
+    payment_id: Annotated[
+        int | None,
+        Field(description="The payment holding the invoice's PaymentIntent (null before issue)"),
+    ]
     method: Annotated[
         str | None,
         Field(description="`stripe`, or taken at the desk: cash, bank_transfer, other"),

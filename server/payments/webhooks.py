@@ -39,6 +39,7 @@ from server.payments import refunds
 from server.payments.cards import expand_latest_charge
 from server.payments.locking import lock_payment
 from server.payments.models import Payment, PaymentIntentRecord, StripeEvent
+from server.sales import refunding
 from server.sales.intent_states import Source, apply_intent
 
 log = logging.getLogger(__name__)
@@ -258,7 +259,8 @@ HANDLERS: dict[str, EventHandler] = {
     "payment_intent.requires_action": on_intent_event("requires_action"),
     "payment_intent.processing": on_intent_event("processing"),
     "payment_intent.canceled": on_intent_event("canceled"),
-    "charge.refunded": refunds.on_charge_refunded,
+    # The payment records it; an invoice's payment also books it to the invoice's lines.
+    "charge.refunded": refunding.on_charge_refunded,
     "charge.dispute.created": refunds.on_dispute_created,
     **card_webhooks.HANDLERS,
 }

@@ -16,10 +16,20 @@ from server.auctions import lifecycle
 from server.auctions.models import Bid, Lot, LotStatus
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
-from server.core.errors import NotFound, conflict
-from server.sales import invoice_refunds
+from server.core.errors import AppError, NotFound, conflict
+from server.payments import backoff
+from server.payments.locking import lock_payment
+from server.payments.models import AWAITING, Payment, PaymentStatus
+from server.sales.cancellation import (
+    StripeAnswer,
+    after_cancel_attempt,
+    cancel_at_stripe,
+    cancel_key,
+)
+from server.sales.intent_states import Source, Transition, apply_intent, transition_for
 from server.sales.invoices import lines_of, record_paid
 from server.sales.models import Invoice, InvoiceStatus
+from server.sales.schedule import forget_expiry_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -62,38 +72,100 @@ async def sell_lots(uow: UnitOfWork, context: AppContext, invoice: Invoice, *, r
 async def mark_paid(
     context: AppContext, invoice_id: int, *, method: str, reference: str | None, admin: str
 ) -> None:
-    """Money for the invoice was taken at the desk: PAID, its lots SOLD."""
+    """Money for the invoice was taken at the desk: PAID, its lots SOLD.
+
+    No PaymentIntent is left open: the invoice's payment, if its intent may
+    still be paid, is cancelled at Stripe first, with no transaction open (like
+    a release). Stripe's answer goes through the intent-status table: paid
+    meanwhile, the card won (committed, then 409 `invoice_paid_by_card`);
+    processing, 409 and nothing changes; otherwise the payment ends CANCELED
+    (`paid_at_desk`: no strike, no expiry policy; a cancel Stripe could not make
+    is retried with backoff, and a success after all is refunded) and the
+    invoice is PAID.
+    """
+    intent_id = key = None
     async with context.db.unit_of_work() as uow:
+        payment = await _awaiting_payment(uow, invoice_id)
         invoice = await lock_invoice(uow, invoice_id)
-        if invoice.status != InvoiceStatus.ISSUED:
-            raise conflict(
-                "invoice_not_payable",
-                f"Only an ISSUED invoice can be marked paid; it is {invoice.status}",
-                status=invoice.status,
-            )
-        await record_paid(uow, invoice, method=method, reference=reference, paid_by=admin)
-        sold = await sell_lots(uow, context, invoice, reason="paid_at_desk")
-    log.info("invoice %s marked paid (%s) by %s: %s lots sold", invoice_id, method, admin, sold)
+        _check_payable(invoice)
+        if payment is not None and payment.stripe_payment_intent_id is not None:
+            if payment.status == PaymentStatus.PROCESSING:
+                raise _processing()
+            now = lifecycle.utcnow()
+            if payment.stripe_lease_until is not None and payment.stripe_lease_until > now:
+                raise conflict(
+                    "payment_busy", "The payment is being settled with Stripe; try again"
+                )
+            payment.stripe_lease_until = now + backoff.lease(context, 2)
+            intent_id, key = payment.stripe_payment_intent_id, cancel_key(payment)
+        else:
+            await _settle_at_desk(uow, context, invoice, payment, None, method, reference, admin)
+            return
+    assert intent_id is not None and key is not None
+    answer = await cancel_at_stripe(context, intent_id, key, background=False)
+    async with context.db.unit_of_work() as uow:
+        payment = await _awaiting_payment(uow, invoice_id)
+        invoice = await lock_invoice(uow, invoice_id)
+        transition = transition_for(answer.status, Source.RELEASE)
+        if payment is not None:
+            payment.stripe_lease_until = None
+            if transition is Transition.SUCCEED:
+                intent = answer.intent.to_dict()
+                await apply_intent(uow, context, payment, answer.status, intent, Source.RELEASE)
+        if invoice.status == InvoiceStatus.ISSUED and transition is Transition.RELEASE:
+            await _settle_at_desk(uow, context, invoice, payment, answer, method, reference, admin)
+            return
+        paid_by_card = invoice.paid_method == "stripe"
+    # Paid by card (or being paid, or ended) while we asked Stripe: that stands, committed.
+    if paid_by_card:
+        raise conflict(
+            "invoice_paid_by_card",
+            "The buyer paid this invoice by card meanwhile; nothing was taken at the desk",
+        )
+    _check_payable(invoice)
+    raise _processing()
 
 
-async def refund_invoice(
+async def _awaiting_payment(uow: UnitOfWork, invoice_id: int) -> Payment | None:
+    """The invoice's payment still awaiting its buyer, locked (payment before invoice)."""
+    found = await uow.session.scalar(
+        select(Payment.id).where(Payment.invoice_id == invoice_id, Payment.status.in_(AWAITING))
+    )
+    return await lock_payment(uow, found) if found is not None else None
+
+
+def _check_payable(invoice: Invoice) -> None:
+    if invoice.status != InvoiceStatus.ISSUED:
+        raise conflict(
+            "invoice_not_payable",
+            f"Only an ISSUED invoice can be marked paid; it is {invoice.status}",
+            status=invoice.status,
+        )
+
+
+def _processing() -> AppError:
+    return conflict(
+        "payment_processing",
+        "The card payment is processing at Stripe: wait for its outcome",
+    )
+
+
+async def _settle_at_desk(
+    uow: UnitOfWork,
     context: AppContext,
-    invoice_id: int,
-    *,
-    line_id: int | None,
-    amount: int | None,
-    reason: str | None,
+    invoice: Invoice,
+    payment: Payment | None,
+    answer: StripeAnswer | None,
+    method: str,
+    reference: str | None,
     admin: str,
 ) -> None:
-    """Give money back for an invoice paid at the desk: booked to its lines at once."""
-    async with context.db.unit_of_work() as uow:
-        invoice = await lock_invoice(uow, invoice_id)
-        if invoice.paid_method == "stripe":
-            raise conflict(
-                "paid_by_card",
-                "This invoice was paid by card: refund it through its payment",
-            )
-        plan = await invoice_refunds.plan_refund(uow, invoice, line_id=line_id, amount=amount)
-        invoice_refunds.book(uow, invoice, plan, refund_id=None, reason=reason, requested_by=admin)
-        await invoice_refunds.settle_invoice(uow, invoice)
-    log.info("invoice %s: %s refunded at the desk by %s", invoice_id, plan.amount, admin)
+    if payment is not None:
+        payment.status = PaymentStatus.CANCELED
+        payment.end_reason = "paid_at_desk"
+        forget_expiry_after_commit(uow, context, payment.id)
+        if answer is not None:
+            after_cancel_attempt(context, payment, answer)
+    await record_paid(uow, invoice, method=method, reference=reference, paid_by=admin)
+    sold = await sell_lots(uow, context, invoice, reason="paid_at_desk")
+    log.info("invoice %s marked paid (%s) by %s: %s lots sold", invoice.id, method, admin, sold)

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auctions.models import Lot
 from server.core.auth import Identity
 from server.core.context import AppContext
 from server.core.errors import NotFound
+from server.payments.models import Payment
 from server.sales.models import Invoice, InvoiceLine, Sale
 
 
@@ -42,7 +43,10 @@ def line_view(line: InvoiceLine, lot: Lot) -> dict[str, Any]:
 
 
 def invoice_view(
-    invoice: Invoice, sale_title: str, lines: list[tuple[InvoiceLine, Lot]]
+    invoice: Invoice,
+    sale_title: str,
+    lines: list[tuple[InvoiceLine, Lot]],
+    payment_id: int | None = None,
 ) -> dict[str, Any]:
     return {
         "id": invoice.id,
@@ -62,6 +66,7 @@ def invoice_view(
         "tax_rate_bps": invoice.tax_rate_bps,
         "tax_on": invoice.tax_on,
         "payment": {
+            "payment_id": payment_id,
             "method": invoice.paid_method,
             "reference": invoice.paid_reference,
             "paid_at": invoice.paid_at,
@@ -91,8 +96,20 @@ async def _views(session: AsyncSession, invoices: list[Invoice]) -> list[dict[st
     sale_ids = {invoice.sale_id for invoice in invoices}
     found = await session.execute(select(Sale.id, Sale.title).where(Sale.id.in_(sale_ids)))
     titles: dict[int, str] = {sale_id: title for sale_id, title in found}
+    # The invoice's card payment: the latest made for it (one, unless re-issued).
+    paid_with = dict(
+        (
+            await session.execute(
+                select(Payment.invoice_id, func.max(Payment.id))
+                .where(Payment.invoice_id.in_(ids))
+                .group_by(Payment.invoice_id)
+            )
+        ).all()
+    )
     return [
-        invoice_view(invoice, titles[invoice.sale_id], by_invoice[invoice.id])
+        invoice_view(
+            invoice, titles[invoice.sale_id], by_invoice[invoice.id], paid_with.get(invoice.id)
+        )
         for invoice in invoices
     ]
 

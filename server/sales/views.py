@@ -23,11 +23,13 @@ from server.contract.lots import NewLot
 from server.contract.query import parse_query, path_id
 from server.contract.sales import NewSale, SalesQuery
 from server.core.context import context_of
+from server.core.errors import AppError, Unavailable
 from server.core.http import json_response, read_json, require_identity
 from server.core.pagination import decode_cursor, encode_cursor
+from server.payments.gateway import StripeUnavailable
 from server.payments.receipts import CONTENT_SECURITY_POLICY
 from server.payments.views import PRIVATE, prefers_html
-from server.sales import catalogue, desk, invoice_page, invoice_records
+from server.sales import catalogue, desk, invoice_page, invoice_records, refunding
 
 MANAGERS = ("seller", "admin")
 
@@ -135,12 +137,17 @@ async def mark_paid(request: web.Request) -> web.Response:
 
 
 async def refund_invoice(request: web.Request) -> web.Response:
-    """Refund a paid invoice by line or by amount (admins); 201 with the invoice."""
+    """Refund a paid invoice by line or by amount (admins): 201 with the invoice.
+
+    Paid by card: answered once Stripe has answered, like a payment's refund (202
+    while Stripe reports it pending, 503 when Stripe could not be reached: the
+    refund stays reserved and is sent again, 502 when Stripe refused it).
+    """
     admin = require_identity(request, "admin")
     invoice_id = path_id(request.match_info["invoice_id"], "Invoice")
     body = parse(InvoiceRefundRequest, await read_json(request))
     context = context_of(request)
-    await desk.refund_invoice(
+    sent = await refunding.refund_invoice(
         context,
         invoice_id,
         line_id=body.line_id,
@@ -149,7 +156,20 @@ async def refund_invoice(request: web.Request) -> web.Response:
         admin=admin.sub,
     )
     invoice = await invoice_records.invoice_for(context, invoice_id, admin)
-    return _private(json_response(invoice, status=201))
+    if sent is not None and isinstance(sent.error, StripeUnavailable):
+        raise Unavailable(
+            "Stripe could not be reached; the refund is reserved and will be sent automatically",
+            details={"invoice": invoice},
+        )
+    if sent is not None and sent.error is not None:
+        raise AppError(
+            sent.error.message,
+            code="refund_failed",
+            status=502,
+            details={**sent.error.details, "invoice": invoice},
+        )
+    status = 202 if sent is not None and sent.status == "pending" else 201
+    return _private(json_response(invoice, status=status))
 
 
 def _private(response: web.Response) -> web.Response:
