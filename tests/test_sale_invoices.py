@@ -366,3 +366,30 @@ async def test_a_second_chance_invoice_declined_is_void_without_a_strike(server,
         strikes = dict((await session.execute(select(User.id, User.strikes))).all())
     assert (invoice.status, lot.status) == ("VOID", "UNSOLD")
     assert (strikes["alice"], strikes["bob"]) == (1, 0)
+
+
+async def test_the_last_lots_closing_at_once_issue_each_invoice_once(server, db):
+    """Closes racing each other: whichever commits last sees the sale done and issues."""
+    alice, bob = [await server.socket(who) for who in ("alice", "bob")]
+    for round_number in range(6):
+        sale, lots = await _sale(server, [1000] * 4, title=f"Sale {round_number}")
+        for n, lot in enumerate(lots):
+            await _bid(alice if n % 2 else bob, lot, 1000 + n)
+        closes = await asyncio.gather(*(_close(server, lot) for lot in lots))
+        assert {closed["status"] for closed in closes} == {"PENDING_PAYMENT"}
+        async with db.sessions() as session:
+            invoices = (
+                await session.scalars(select(Invoice).where(Invoice.sale_id == sale["id"]))
+            ).all()
+            payments = (
+                await session.scalars(
+                    select(Payment).where(Payment.invoice_id.in_([i.id for i in invoices]))
+                )
+            ).all()
+        assert sorted((i.buyer_id, i.status) for i in invoices) == [
+            ("alice", "ISSUED"),
+            ("bob", "ISSUED"),
+        ], round_number
+        assert sorted(p.invoice_id for p in payments) == sorted(i.id for i in invoices)
+        status, fetched = await server.request("GET", f"/api/sales/{sale['id']}")
+        assert (status, fetched["status"]) == (200, "CLOSED")

@@ -178,7 +178,11 @@ async def close_sale_if_done(uow: UnitOfWork, sale_id: int) -> Sale | None:
     one call sees the other's lot closed and returns the sale: that call issues the
     invoices. Flushes, never commits.
     """
-    sale = await uow.session.scalar(select(Sale).where(Sale.id == sale_id).with_for_update())
+    # FOR NO KEY UPDATE: closes of other lots hold a KEY SHARE on the sale (their new
+    # invoice row's foreign key), which FOR UPDATE would wait on, in a deadlock.
+    sale = await uow.session.scalar(
+        select(Sale).where(Sale.id == sale_id).with_for_update(key_share=True)
+    )
     if sale is None or sale.status != SaleStatus.OPEN:
         return None
     still_open = await uow.session.scalar(
