@@ -21,7 +21,7 @@ from server.auctions.lifecycle import utcnow
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
 from server.core.errors import AppError, NotFound, ValidationError, conflict
-from server.core.money import chargeable_step
+from server.core.money import chargeable_step, format_amount
 from server.payments import backoff
 from server.payments.gateway import StripeRejected, StripeUnavailable
 from server.payments.locking import lock_payment
@@ -73,11 +73,14 @@ async def reserve_refund(
         amount = available
     elif amount % chargeable_step(payment.currency):
         step = chargeable_step(payment.currency)
-        raise ValidationError(f"Refunds in {payment.currency} must be multiples of {step}")
+        raise ValidationError(
+            f"Refunds in {payment.currency.upper()} must be multiples of "
+            f"{format_amount(step, payment.currency)}"
+        )
     if amount <= 0 or amount > available:
         raise conflict(
             "refund_exceeds_payment",
-            f"At most {available} can be refunded",
+            f"At most {format_amount(max(available, 0), payment.currency)} can be refunded",
             refundable=max(available, 0),
         )
     count = await uow.session.scalar(

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from server.auctions.lifecycle import utcnow
 from server.core.db import UnitOfWork
 from server.core.errors import ValidationError, conflict
-from server.core.money import chargeable_step
+from server.core.money import chargeable_step, format_amount
 from server.payments.models import Refund
 from server.sales.invoices import lines_of
 from server.sales.models import Invoice, InvoiceLine, InvoiceLineRefund, InvoiceStatus
@@ -108,11 +108,14 @@ async def plan_refund(
     wanted = available if amount is None else amount
     step = chargeable_step(invoice.currency)
     if wanted % step:
-        raise ValidationError(f"Refunds in {invoice.currency} must be multiples of {step}")
+        raise ValidationError(
+            f"Refunds in {invoice.currency.upper()} must be multiples of "
+            f"{format_amount(step, invoice.currency)}"
+        )
     if wanted <= 0 or wanted > available:
         raise conflict(
             "refund_exceeds_payment",
-            f"At most {available} can be refunded",
+            f"At most {format_amount(max(available, 0), invoice.currency)} can be refunded",
             refundable=max(available, 0),
         )
     rooms = [(line.id, held.room(line)) for line in lines]
