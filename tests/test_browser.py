@@ -178,6 +178,8 @@ async def test_a_timed_sale_two_bidders_from_the_catalogue_to_the_receipt(
         purchase = alice.page.locator("#purchases li").filter(has_text=title)
         await expect(purchase.locator(".state")).to_have_text("Paid")
         await expect(purchase).to_contain_text("$141.97")
+        won = alice.page.locator("#bids li").filter(has_text=title)
+        await expect(won.locator(".state")).to_have_text("Won and paid")
         receipt_link = purchase.get_by_role("link", name=f"Receipt for {title}")
         await expect(receipt_link).to_have_attribute("href", re.compile(r"^/receipts/\d+\?"))
         async with alice.context.expect_page() as opened:

@@ -43,6 +43,24 @@ export function paymentState(payment) {
   }
 }
 
+/** Where the caller stands on a lot they bid on. */
+export function bidStanding(lot, leading, myAlias = null) {
+  // After a default the sale in force (`winner`) may be another bidder's, not the top bid's.
+  const won = myAlias
+    ? lot.winner === myAlias
+    : leading && (lot.winner == null || lot.winner === lot.high_bidder);
+  switch (lot.status) {
+    case "OPEN":
+      return leading ? ["You lead", "good"] : ["Outbid", "bad"];
+    case "PENDING_PAYMENT":
+      return won ? ["Won: awaiting payment", "warn"] : ["Closed: another bidder won", "warn"];
+    case "SOLD":
+      return won ? ["Won and paid", "good"] : ["Sold to another bidder", "warn"];
+    default:
+      return [STATUS_TEXT[lot.status] || lot.status, "warn"];
+  }
+}
+
 /** An invoice's status in words. */
 export function invoiceState(invoice) {
   const money = (amount) => formatMoney(amount, invoice.currency);
@@ -156,12 +174,8 @@ class Account {
     if (!mine) return;
     const items = mine.items.map(({ lot, max_amount, your_highest_bid, leading }) => {
       const money = (amount) => formatMoney(amount, lot.currency);
-      const standing =
-        lot.status === "OPEN"
-          ? leading
-            ? ["You lead", "good"]
-            : ["Outbid", "bad"]
-          : [STATUS_TEXT[lot.status] || lot.status, "warn"];
+      const alias = this.user ? localStorage.getItem(`auction.alias.${this.user.sub}.${lot.id}`) : null;
+      const standing = bidStanding(lot, leading, alias);
       return row(
         lotLink(lot.id, lot.title),
         your_highest_bid != null ? h("span", { text: `Your bid ${money(your_highest_bid)}` }) : null,
