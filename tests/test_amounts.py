@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from server.auctions.models import Lot
-from tests.support.factories import bid, create_lot, in_seconds, iso
+from tests.support.factories import add_lot, bid, create_lot, create_sale, in_seconds, iso
 
 GOOD = {"title": "Vase", "currency": "usd", "starting_price": 1000}
 
@@ -145,6 +145,23 @@ async def test_a_bid_over_the_maximum_answers_amount_too_large_and_changes_nothi
     _, fetched = await server.request("GET", f"/api/lots/{lot['id']}")
     assert (fetched["current_bid"], fetched["bid_count"]) == (None, 0)
     ack = await alice.call("place_bid", bid(lot["id"], 99_999_999))
+    assert ack["ok"] is True, ack
+
+
+async def test_a_bid_on_a_sales_lot_is_checked_with_the_sales_premium(server):
+    """BUYER_PREMIUM_BPS is 0 here; the sale charges 15 %: its lots' limit is the sale's."""
+    sale = await create_sale(server, settlement="per_lot", buyer_premium_bps=1500)
+    lot = await add_lot(server, sale, starting_price=1000)
+    alice = await server.socket("alice")
+    too_large = await alice.call("place_bid", bid(lot["id"], 86_956_522))
+    assert too_large["ok"] is False, too_large
+    assert too_large["error"]["code"] == "amount_too_large", too_large
+    assert "$869,565.21" in too_large["error"]["message"]
+    maximum = await alice.call(
+        "set_max_bid", {"lot_id": lot["id"], "max_amount": 90_000_000, "request_id": "m1"}
+    )
+    assert maximum["error"]["code"] == "amount_too_large", maximum
+    ack = await alice.call("place_bid", bid(lot["id"], 86_956_521))
     assert ack["ok"] is True, ack
 
 

@@ -27,6 +27,10 @@ LOTS = Lot.__table__
 
 LOCK_LOT = select(LOTS).where(LOTS.c.id == bindparam("lot_id")).with_for_update()
 
+#: The buyer's premium of a sale's lot (the sale's, not BUYER_PREMIUM_BPS). Text, not the
+#: model: auctions does not import the sales domain.
+SALE_PREMIUM: TextClause = text("SELECT buyer_premium_bps FROM sales WHERE id = :sale_id")
+
 BID_CHECKS: TextClause = text(
     """
     SELECT r.n, u.strikes, b.id, b.lot_id, b.amount, b.created_at, b.auto,

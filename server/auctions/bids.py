@@ -15,6 +15,7 @@ that one with `conflict`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from server.auctions.bid_statements import (
     BID_CHECKS,
     BID_CHECKS_WITH_CARD,
     LOCK_LOT,
+    SALE_PREMIUM,
     WRITE_BATCH,
 )
 from server.auctions.bidding import BidPolicy, LotFigures, Placed, apply_bid
@@ -98,6 +100,10 @@ async def _place_batch(
         row = (await conn.execute(LOCK_LOT, {"lot_id": lot_id})).mappings().first()
         if row is None:
             return [NotFound("Lot not found") for _ in queued]
+        if row["sale_id"] is not None:
+            # A sale's lot is charged with the sale's premium: its amounts are checked with it.
+            premium = await conn.scalar(SALE_PREMIUM, {"sale_id": row["sale_id"]})
+            policy = dataclasses.replace(policy, premium_bps=int(premium))
         # A transient Lot, never added to the session: it carries the lot's face for views.
         lot = Lot(**row)
         need_card = settings.require_card_to_bid
