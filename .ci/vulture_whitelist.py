@@ -57,8 +57,6 @@ mark_sent
 # ...and SENT, named beside PENDING and DEAD though the batched UPDATE writes 'sent' itself.
 SENT
 
-# Invoice.paid_by: the admin who took the money at the desk (mark-paid, next step).
-paid_by
 # server/realtime/lean_socket.py: PacketQueue is engine.io's send queue and LeanEngineIO /
 # LeanSocketIO override engine.io's and python-socketio's hooks; they call these by name.
 empty

@@ -214,3 +214,32 @@ async def test_when_the_card_won_the_desk_takes_nothing(server, localstripe):
     invoice = await get_invoice(server, info["invoice_id"])
     assert (invoice["status"], invoice["payment"]["method"]) == ("PAID", "stripe")
     assert await lot_statuses(server, lots) == ["SOLD"]
+
+
+async def test_refunds_racing_never_return_more_than_was_paid(server, localstripe):
+    info, _lots, alice = await invoice_due(server, [10_000, 20_000])
+    await pay(localstripe.url, info, alice)
+    invoice = await get_invoice(server, info["invoice_id"])
+    total = invoice["totals"]["total"]
+    path = f"/api/admin/invoices/{invoice['id']}/refund"
+    # The newest line returned, an amount (also taken from the newest line first) and
+    # a second amount that cannot fit beside them, all at once.
+    answers = await asyncio.gather(
+        server.request("POST", path, json={"line_id": invoice["lines"][-1]["id"]}, **ADMIN),
+        server.request("POST", path, json={"amount": total * 3 // 10}, **ADMIN),
+        server.request("POST", path, json={"amount": total * 6 // 10}, **ADMIN),
+    )
+    statuses = sorted(status for status, _ in answers)
+    refused = [body["error"]["code"] for status, body in answers if status == 409]
+    assert set(refused) <= {"refund_exceeds_payment", "line_refunded"}, answers
+    assert statuses.count(201) >= 1
+    invoice = await get_invoice(server, invoice["id"])
+    refunded = invoice["totals"]["refunded"]
+    assert refunded <= total
+    assert sum(line["refunded"] for line in invoice["lines"]) == refunded
+    assert all(line["refunded"] <= line["total"] for line in invoice["lines"])
+    intent = await fake_browser.get_intent(localstripe.url, intent_id(info))
+    charge = await standin(localstripe.url, "GET", f"/v1/charges/{charge_id(intent)}")
+    assert charge["amount_refunded"] == refunded
+    _, payment = await server.request("GET", f"/api/payments/{info['payment_id']}", **ADMIN)
+    assert payment["refunded_amount"] == refunded
