@@ -135,7 +135,7 @@ async def test_a_line_refund_then_a_dashboard_refund_agree_everywhere(start_serv
     assert (await get_invoice(server, invoice["id"]))["totals"]["refunded"] == refunded
 
 
-async def test_marking_paid_cancels_the_open_intent_first(server, localstripe):
+async def test_marking_paid_cancels_the_open_intent_first(server, db, localstripe):
     info, lots, _alice = await invoice_due(server, [10_000, 20_000])
     status, invoice = await server.request(
         "POST",
@@ -150,6 +150,34 @@ async def test_marking_paid_cancels_the_open_intent_first(server, localstripe):
     assert await lot_statuses(server, lots) == ["SOLD", "SOLD"]
     status, confirmed = await fake_browser.confirm_card(localstripe.url, info)
     assert status != 200 or confirmed.get("status") != "succeeded"
+    # A success event for that intent after all (Stripe's events may cross our cancel),
+    # signed as Stripe signs it: the money goes back, nothing is sold twice.
+    success = fake_browser.intent_object(
+        intent_id=intent["id"],
+        status="succeeded",
+        amount=info["amount"],
+        currency="usd",
+        payment_id=info["payment_id"],
+    )
+    status, body = await deliver(
+        server, event("payment_intent.succeeded", success), secret=WEBHOOK_SECRET
+    )
+    assert (status, body["outcome"]) == (200, "late_refunded"), body
+    async with db.sessions() as session:
+        refunds = (
+            await session.scalars(select(Refund).where(Refund.payment_id == info["payment_id"]))
+        ).all()
+        payment = await session.get(Payment, info["payment_id"])
+    assert [(r.amount, r.reason) for r in refunds] == [
+        (info["amount"], "automatic: payment succeeded after it was canceled")
+    ]
+    assert payment is not None and (payment.status, payment.end_reason) == (
+        "CANCELED",
+        "paid_at_desk",
+    )
+    invoice = await get_invoice(server, info["invoice_id"])
+    assert (invoice["status"], invoice["payment"]["method"]) == ("PAID", "bank_transfer")
+    assert await lot_statuses(server, lots) == ["SOLD", "SOLD"]
 
 
 async def test_a_card_success_after_the_desk_was_paid_is_refunded(
