@@ -17,7 +17,14 @@ import { deskErrorText } from "./errors.js";
 /** Payments the buyer may still pay: only these can be released. */
 const AWAITING = new Set(["CREATING", "REQUIRES_PAYMENT", "REQUIRES_ACTION", "PROCESSING"]);
 
+/** What a payment pays for: its lot's title, or (a sale's one payment) its invoice. */
+async function subject(titles, payment) {
+  if (payment.lot_id === null || payment.lot_id === undefined) return `invoice ${payment.invoice_id}`;
+  return titles.title(payment.lot_id);
+}
+
 async function lotCell(titles, payment) {
+  if (payment.lot_id === null || payment.lot_id === undefined) return `Invoice ${payment.invoice_id}`;
   const title = await titles.title(payment.lot_id);
   return h("a", { href: `/lots/${payment.lot_id}`, text: title });
 }
@@ -78,7 +85,7 @@ export class AttentionList {
   }
 
   async retry(payment) {
-    const title = await this.titles.title(payment.lot_id);
+    const title = await subject(this.titles, payment);
     try {
       const record = await api("POST", `/api/admin/payments/${payment.id}/retry`);
       this.messages.say(
@@ -93,7 +100,7 @@ export class AttentionList {
   }
 
   async release(payment) {
-    const title = await this.titles.title(payment.lot_id);
+    const title = await subject(this.titles, payment);
     try {
       await api("POST", `/api/admin/payments/${payment.id}/release`);
       this.messages.say(`Payment ${payment.id} (“${title}”) was released; the buyer gets no strike.`);
@@ -126,7 +133,7 @@ export class RefundList {
   }
 
   async item(payment) {
-    const title = await this.titles.title(payment.lot_id);
+    const title = await subject(this.titles, payment);
     const money = (amount) => formatMoney(amount, payment.currency);
     const left = payment.amount - payment.refunded_amount;
     const headingId = uniqueId("refund-payment");
