@@ -29,6 +29,7 @@ from server.sales.cancellation import (
 from server.sales.intent_states import Source, Transition, apply_intent, transition_for
 from server.sales.invoices import lines_of, record_paid
 from server.sales.models import Invoice, InvoiceStatus
+from server.sales.release import charge_unanswered
 from server.sales.schedule import forget_expiry_after_commit
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,17 @@ async def mark_paid(
         payment = await _awaiting_payment(uow, invoice_id)
         invoice = await lock_invoice(uow, invoice_id)
         _check_payable(invoice)
+        # An off-session charge with no known answer: Stripe may hold the money; learn it first.
+        if (
+            payment is not None
+            and not payment.stripe_payment_intent_id
+            and charge_unanswered(payment)
+        ):
+            raise conflict(
+                "payment_busy",
+                "The buyer's card on file was charged and Stripe's answer is not known "
+                "yet; its next try learns it: mark the invoice paid then if it is unpaid",
+            )
         if payment is not None and payment.stripe_payment_intent_id is not None:
             if payment.status == PaymentStatus.PROCESSING:
                 raise _processing()
