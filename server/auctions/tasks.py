@@ -59,8 +59,8 @@ DUE_LOTS = union_all(select(_DUE_LOTS), select(_CLOSING_LOTS)).order_by(
 
 async def sweep_due_lots(context: AppContext) -> None:
     """Open and close whatever is due, whichever process scheduled it."""
-    async with context.db.unit_of_work() as uow:
-        rows = (await uow.session.execute(DUE_LOTS, {"now": utcnow()})).all()
+    async with context.db.autocommit() as session:
+        rows = (await session.execute(DUE_LOTS, {"now": utcnow()})).all()
     to_open = [row.id for row in rows if row.opening]
     to_close = [row.id for row in rows if not row.opening]
     # One lot failing (and rolling back) must not hold back the others in the batch.

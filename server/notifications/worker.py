@@ -66,9 +66,10 @@ async def deliver_due_emails(context: AppContext, *, batch_size: int = BATCH_SIZ
     tried = 0
     while True:
         claimed_at = loop.time()
-        async with context.db.unit_of_work() as uow:
+        # One statement (claim and lease), so its own transaction: no BEGIN/COMMIT round trips.
+        async with context.db.autocommit() as session:
             batch = await repository.claim_due(
-                uow.session, limit=batch_size, lease_seconds=LEASE_SECONDS
+                session, limit=batch_size, lease_seconds=LEASE_SECONDS
             )
         if not batch:
             return tried
@@ -146,8 +147,8 @@ async def _record_sent(
     """
     if not delivered:
         return
-    async with context.db.unit_of_work() as uow:
-        recorded = await repository.mark_sent_many(uow.session, delivered)
+    async with context.db.autocommit() as session:
+        recorded = await repository.mark_sent_many(session, delivered)
     context.metrics.emails.labels(outcome=outcome).inc(len(delivered))
     for message in delivered:
         if message.id not in recorded:
