@@ -81,6 +81,8 @@ export function parseAmount(text, currency, locale = userLocale()) {
     .trim()
     .replace(/[\s\u00a0\u202f'’]/g, "")
     .replace(/^[^\d.,]+|[^\d.,]+$/g, "");
+  // A minus sign would otherwise be trimmed off with the currency sign: "-5" is not 5.
+  if (/[-\u2010-\u2015\u2212\ufe63\uff0d]/.test(String(text))) throw new AmountError("Enter an amount above zero");
   if (!cleaned) throw new AmountError(`Enter an amount in ${code}, like ${example}`);
   if (!/^\d[\d.,]*$/.test(cleaned) || /[.,]$/.test(cleaned)) {
     throw new AmountError(`Enter an amount in ${code} using digits, like ${example}`);
