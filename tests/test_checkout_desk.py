@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 import pytest
 from sqlalchemy import update
 
@@ -158,3 +159,31 @@ async def test_an_unpaid_invoice_is_not_refunded(server, db):
         "POST", f"/api/admin/invoices/{invoice_id}/refund", json={}, **ADMIN
     )
     assert (status, error["error"]["code"]) == (409, "invoice_not_paid")
+
+
+def closed_validator(document: dict[str, Any], name: str) -> Any:
+    """The component schema with every object closed: a field the document does not name fails."""
+    schemas = {
+        key: {**schema, "additionalProperties": False}
+        if schema.get("additionalProperties") is True
+        else schema
+        for key, schema in document["components"]["schemas"].items()
+    }
+    closed = {**document, "components": {**document["components"], "schemas": schemas}}
+    return jsonschema.Draft202012Validator({**closed, "$ref": f"#/components/schemas/{name}"})
+
+
+async def test_real_invoices_and_sales_match_their_published_schemas(server, db):
+    invoice = await paid_at_desk(server, db, [10_000, 20_000])
+    _, refunded = await refund(server, invoice, line_id=invoice["lines"][0]["id"])
+    status, document = await server.request("GET", "/api/openapi.json")
+    assert status == 200
+    validator = closed_validator(document, "Invoice")
+    for body in (invoice, refunded):
+        validator.validate(body)
+    _, page = await server.request("GET", "/api/admin/invoices", **ADMIN)
+    closed_validator(document, "InvoicePage").validate(page)
+    _, sales = await server.request("GET", "/api/sales")
+    closed_validator(document, "SalePage").validate(sales)
+    _, sale = await server.request("GET", f"/api/sales/{invoice['sale_id']}")
+    closed_validator(document, "SaleDetail").validate(sale)
