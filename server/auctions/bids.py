@@ -94,8 +94,7 @@ async def _place_batch(
         # New users are inserted in one order (by id) in every batch: two batches on two
         # lots that share new bidders would otherwise wait on each other's rows: a deadlock.
         bidders = {bid.bidder.sub: bid.bidder for bid in queued}
-        for sub in sorted(bidders):
-            await context.seen_users.ensure(uow, bidders[sub])
+        await context.seen_users.ensure_many(uow, [bidders[sub] for sub in sorted(bidders)])
         conn = await uow.session.connection()
         row = (await conn.execute(LOCK_LOT, {"lot_id": lot_id})).mappings().first()
         if row is None:

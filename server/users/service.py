@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, TextClause, or_, select, text
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,30 @@ def _differs(statement: Insert, updates: dict[str, str]) -> ColumnElement[bool]:
     return or_(*(getattr(User, name).is_distinct_from(excluded[name]) for name in updates))
 
 
+#: `upsert_user` for many users in one statement (a batch of bids): the same rule, each
+#: claim given (not None) is kept in step with the token, rows in the order given.
+UPSERT_USERS: TextClause = text(
+    """
+    INSERT INTO users (id, role, email, name)
+    SELECT u.id, u.role, u.email, u.name
+    FROM unnest(
+        CAST(:ids AS varchar[]),
+        CAST(:roles AS varchar[]),
+        CAST(:emails AS text[]),
+        CAST(:names AS text[])
+    ) WITH ORDINALITY AS u(id, role, email, name, n)
+    ORDER BY u.n
+    ON CONFLICT (id) DO UPDATE SET
+        role = EXCLUDED.role,
+        email = coalesce(EXCLUDED.email, users.email),
+        name = coalesce(EXCLUDED.name, users.name)
+    WHERE users.role IS DISTINCT FROM EXCLUDED.role
+       OR (EXCLUDED.email IS NOT NULL AND users.email IS DISTINCT FROM EXCLUDED.email)
+       OR (EXCLUDED.name IS NOT NULL AND users.name IS DISTINCT FROM EXCLUDED.name)
+    """
+)
+
+
 async def get_user(session: AsyncSession, user_id: str) -> User | None:
     return await session.scalar(select(User).where(User.id == user_id))
 
@@ -53,6 +77,34 @@ class SeenUsers:
             if len(self._seen) >= self._limit:
                 self._seen.clear()
             self._seen[identity.sub] = identity
+
+        uow.after_commit(remember)
+
+    async def ensure_many(self, uow: UnitOfWork, identities: list[Identity]) -> None:
+        """`ensure` for several users at once: one statement for those not yet seen.
+
+        Rows are written in the order given; callers that may run at once on
+        shared users pass them sorted by id, so two batches never wait on each other.
+        """
+        unseen = [who for who in identities if self._seen.get(who.sub) != who]
+        if not unseen:
+            return
+        if len(unseen) == 1:
+            await self.ensure(uow, unseen[0])
+            return
+        params = {
+            "ids": [who.sub for who in unseen],
+            "roles": [who.role for who in unseen],
+            "emails": [who.email for who in unseen],
+            "names": [who.name for who in unseen],
+        }
+        await uow.session.execute(UPSERT_USERS, params)
+
+        async def remember() -> None:
+            if len(self._seen) + len(unseen) > self._limit:
+                self._seen.clear()
+            for who in unseen:
+                self._seen[who.sub] = who
 
         uow.after_commit(remember)
 
