@@ -65,3 +65,7 @@ get_nowait
 last_ping
 create_queue
 _engineio_server_class
+
+# server/devtools/standin_webhooks.py replaces localstripe's webhook sender, which
+# localstripe's schedule_webhook calls by name.
+_send_webhook

@@ -27,7 +27,7 @@ from tests.conftest import WEBHOOK_SECRET
 from tests.support import services
 from tests.support.factories import bid, create_lot
 from tests.support.processes import ProcessGroup, ServerProcess, child_environment
-from tests.support.services import ROOT, redis_url
+from tests.support.services import PATIENCE, ROOT, redis_url
 
 pytestmark = pytest.mark.multiprocess
 
@@ -77,7 +77,7 @@ async def every_worker_answers(server: ServerProcess, workers: int, timeout: flo
     the kernel hands every connection to that one. The access log names the pid
     that served each request, so fresh connections show when all are listening.
     """
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + timeout * PATIENCE
     while True:
         for _ in range(8):
             connector = aiohttp.TCPConnector(force_close=True)

@@ -19,6 +19,8 @@ Our own launcher around the `localstripe` package. It:
   one confirmed (by the browser's `confirmCardSetup`) attaches its
   PaymentMethod to the SetupIntent's Customer and sends
   `setup_intent.succeeded`; a detachment sends `payment_method.detached`;
+- sends each webhook to the endpoints registered when its event happened
+  (server.devtools.standin_webhooks), as Stripe does;
 - answers off-session charges as Stripe does (`off_session=true, confirm=true`):
   a card that wants 3-D Secure is refused with a 402 `authentication_required`,
   a declined card with a 402 `card_declined`, each error carrying the
@@ -39,6 +41,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+
+from server.devtools.standin_webhooks import patch_webhook_endpoints
 
 _CONFIRM_PATH = re.compile(r"^/v1/payment_intents/(pi_\w+)/confirm$")
 _NEEDS_3DS = "Your card requires authentication to complete this payment off-session."
@@ -231,6 +235,7 @@ def build_app() -> web.Application:
     _patch_charge_card(resources)
     _patch_setup_intents(resources, server, webhooks)
     _patch_off_session(resources, errors, webhooks)
+    patch_webhook_endpoints(webhooks)
     app: web.Application = server.app
     app.middlewares.insert(0, _client_confirm_middleware(resources, errors))
     return app
