@@ -172,3 +172,14 @@ def test_compose_passes_every_optional_setting_of_the_example_env_to_the_servers
     for server in ("server1", "server2"):
         environment = services[server]["environment"]
         assert sorted(set(names) - environment.keys()) == [], server
+
+
+def test_the_readme_names_every_webhook_event_the_server_applies():
+    """Operators subscribe a Stripe endpoint to what the README lists: it must be complete."""
+    from server.payments.webhooks import HANDLERS
+
+    deployment = _section((ROOT / "README.md").read_text(), "## Deployment")
+    paragraph = deployment.split("/api/payments/webhook", 1)[1].split("\n\n", 1)[0]
+    listed = set(re.findall(r"`([a-z_]+\.[a-z_.]+)`", paragraph))
+    assert sorted(HANDLERS.keys() - listed) == [], "add them to README's Deployment section"
+    assert sorted(listed - HANDLERS.keys()) == [], "the README lists events no handler applies"

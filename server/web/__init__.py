@@ -1,4 +1,4 @@
-"""The demo bidding page: the page itself, its vendored client, its config and a dev login."""
+"""The web pages (catalogue, lot, account, desks), their static files, their config, a dev login."""
 
 from __future__ import annotations
 

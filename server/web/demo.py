@@ -1,4 +1,4 @@
-"""What the demo page needs from the server: its config, and in dev mode a login.
+"""What the pages need from the server: their config, and in dev mode a login.
 
 `POST /api/dev/login` mints a token for a demo user without any password, so
 it exists only when the server runs in dev mode; otherwise it answers 404

@@ -1,4 +1,5 @@
-"""The page at `/`, its static files, and the Socket.IO browser client.
+"""The pages (`/`, `/lots/{id}`, `/account`, `/seller`, `/admin`), their static files, and
+the Socket.IO browser client.
 
 There is no build step: the browser loads plain ES modules from `server/static`
 and the official `socket.io-client` bundle, committed unchanged (with its licences)
