@@ -19,7 +19,7 @@ from server.core.http import json_response, read_json, require_identity
 from server.core.pagination import decode_cursor, encode_cursor
 from server.payments import admin, receipt_links, receipts, records, refunds, webhooks
 from server.payments.gateway import StripeUnavailable
-from server.sales import awaiting, release
+from server.sales import awaiting, refunding, release
 
 PRIVATE = {"Cache-Control": "private, no-store"}
 _QVALUE = re.compile(r"([01])(?:\.(\d{0,3}))?")
@@ -98,7 +98,11 @@ async def refund_payment(request: web.Request) -> web.Response:
         raise Forbidden("Refunds are made by admins")
     body = parse(RefundRequest, await read_json(request))
     context = context_of(request)
-    refund_id, sent = await refunds.refund_payment(
+    # An invoice's payment: the refund is booked to the invoice's lines as well.
+    booked = await refunding.refund_invoice_payment(
+        context, payment_id, amount=body.amount, reason=body.reason, admin=admin.sub
+    )
+    refund_id, sent = booked or await refunds.refund_payment(
         context, payment_id, amount=body.amount, reason=body.reason, requested_by=admin.sub
     )
     refund = await records.refund_record(context, refund_id)

@@ -67,6 +67,40 @@ async def refund_invoice(
     admin: str,
 ) -> refunds.Sent | None:
     """Refund by line or by amount; the card refund's outcome, or None at the desk."""
+    sent = await _refund(
+        context, invoice_id, line_id=line_id, amount=amount, reason=reason, admin=admin
+    )
+    return sent[1] if sent is not None else None
+
+
+async def refund_invoice_payment(
+    context: AppContext, payment_id: int, *, amount: int | None, reason: str | None, admin: str
+) -> tuple[int, refunds.Sent] | None:
+    """`POST /api/payments/{id}/refund` of the card payment that paid an invoice.
+
+    Booked to the invoice's lines newest first, like an amount refunded through the
+    invoice, so the invoice, its lines and the payment agree at once. None when the
+    payment paid no invoice: its own refund applies (`refunds.refund_payment`).
+    """
+    async with context.db.unit_of_work() as uow:
+        payment = await uow.session.get(Payment, payment_id)
+        if payment is None or payment.invoice_id is None or payment.status not in PAID:
+            return None
+        invoice_id = payment.invoice_id
+    return await _refund(
+        context, invoice_id, line_id=None, amount=amount, reason=reason, admin=admin
+    )
+
+
+async def _refund(
+    context: AppContext,
+    invoice_id: int,
+    *,
+    line_id: int | None,
+    amount: int | None,
+    reason: str | None,
+    admin: str,
+) -> tuple[int, refunds.Sent] | None:
     async with context.db.unit_of_work() as uow:
         payment = await _paid_payment(uow, invoice_id)
         invoice = await lock_invoice(uow, invoice_id)
@@ -91,7 +125,7 @@ async def refund_invoice(
         payment = await lock_payment(uow, payment_id)
         invoice = await lock_invoice(uow, invoice_id)
         await settle_paid_invoice(uow, invoice, payment)
-    return sent
+    return refund_id, sent
 
 
 async def on_charge_refunded(
