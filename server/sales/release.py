@@ -38,7 +38,9 @@ async def release_payment(
         if payment.stripe_payment_intent_id is None and charge_unanswered(payment):
             raise conflict(
                 "payment_busy",
-                "The card on file was charged and Stripe's answer is not known yet; "
+                "Your saved card is being charged for this lot; try again in a few minutes"
+                if buyer_id is not None
+                else "The card on file was charged and Stripe's answer is not known yet; "
                 "its next try learns it; release it then if it is still unpaid",
             )
         if payment.stripe_payment_intent_id is None:
