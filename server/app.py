@@ -89,6 +89,7 @@ def create_app(
         seen_users=SeenUsers(),
         bid_limiter=RateLimiter(settings.bid_rate_per_second, settings.bid_rate_burst),
         after_close=sales.lot_closed,
+        create_intent=sales.create_intent,
     )
     app[CONTEXT] = context
     if context.hub.redis_link is not None:

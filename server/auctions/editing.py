@@ -5,6 +5,10 @@ starting price is refused as it would be at creation). Once a bid or a maximum
 is on the lot its terms are what bidders agreed to, so they stay as they are.
 A new start in the future makes an open lot SCHEDULED again (and the reverse),
 announced with `lot_status` like any status change.
+
+A lot of a sale takes its buyer's premium from the sale: read here from the
+`sales` table by name (`SALES`, the one column needed), as the lot's foreign
+key names it, because `auctions` never imports `server.sales`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import column, exists, select, table
 
 from server.auctions.lifecycle import change_status, lot_view, utcnow
 from server.auctions.models import Lot, LotStatus, MaxBid
@@ -27,6 +31,9 @@ from server.core.db import UnitOfWork
 from server.core.errors import NotFound, conflict
 
 log = logging.getLogger(__name__)
+
+#: The sale a lot belongs to, by table name: only what a lot's rules need of it.
+SALES = table("sales", column("id"), column("buyer_premium_bps"))
 
 
 def _draft(lot: Lot, changes: dict[str, Any]) -> dict[str, Any]:
@@ -81,8 +88,6 @@ SET_BY_SALE = ("currency", "starts_at", "ends_at")
 
 async def _sale_rules(uow: UnitOfWork, sale_id: int, changes: LotChanges) -> int:
     """Refuse what the lot's sale decides; the sale's buyer's premium for the price rules."""
-    from server.sales.models import Sale
-
     fixed = {
         name: f"'{name}' is set by the lot's sale"
         for name in SET_BY_SALE
@@ -90,9 +95,11 @@ async def _sale_rules(uow: UnitOfWork, sale_id: int, changes: LotChanges) -> int
     }
     if fixed:
         raise refusal(fixed)
-    sale = await uow.session.get(Sale, sale_id)
-    assert sale is not None
-    return sale.buyer_premium_bps
+    premium_bps = await uow.session.scalar(
+        select(SALES.c.buyer_premium_bps).where(SALES.c.id == sale_id)
+    )
+    assert isinstance(premium_bps, int)  # the lot's foreign key keeps its sale
+    return premium_bps
 
 
 async def _reschedule(

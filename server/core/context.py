@@ -38,6 +38,19 @@ class AfterClose(Protocol):
     ) -> None: ...
 
 
+class CreateIntent(Protocol):
+    """Ask Stripe for a CREATING payment's PaymentIntent; True once its window is open.
+
+    `server.sales.intents.create_intent`, wired by the app factory. Reached
+    through the context (`server.sales.schedule.create_intent_after_commit`)
+    so the modules that make a payment (offers, invoices) never import the
+    Stripe path, whose off-session charge (`auto_charge`) applies outcomes
+    that lead back to them.
+    """
+
+    async def __call__(self, context: AppContext, payment_id: int) -> bool: ...
+
+
 @dataclass
 class AppContext:
     settings: Settings
@@ -48,6 +61,7 @@ class AppContext:
     seen_users: SeenUsers
     bid_limiter: RateLimiter
     after_close: AfterClose
+    create_intent: CreateIntent
     scheduler: Scheduler | None = None
     #: Bids queued per lot, applied in batches; made on the first bid.
     bid_batcher: LotBatcher[QueuedBid] | None = None

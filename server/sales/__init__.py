@@ -2,7 +2,9 @@
 window → outcome, invoices). What the app factory wires in.
 
 `auctions` decides who won (`lifecycle.hammer`) and hands every closed lot
-over through `AppContext.after_close` (`offers.lot_closed`); `payments` keeps
+over through `AppContext.after_close` (`offers.lot_closed`); a new payment
+asks Stripe through `AppContext.create_intent` (`intents.create_intent`, see
+`schedule.create_intent_after_commit`); `payments` keeps
 the money records and passes verified webhooks to `intent_states`.
 """
 
@@ -10,10 +12,11 @@ from __future__ import annotations
 
 from server.core.context import AppContext
 from server.sales import tasks
+from server.sales.intents import create_intent
 from server.sales.offers import lot_closed
 from server.scheduling.scheduler import Scheduler
 
-__all__ = ["install_jobs", "lot_closed", "rebuild_schedule"]
+__all__ = ["create_intent", "install_jobs", "lot_closed", "rebuild_schedule"]
 
 
 def install_jobs(context: AppContext, scheduler: Scheduler) -> None:

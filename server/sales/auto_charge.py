@@ -38,6 +38,7 @@ from server.payments import backoff, refunds
 from server.payments.cards import expand_latest_charge
 from server.payments.locking import lock_payment
 from server.payments.models import Payment, PaymentAttempt, PaymentIntentRecord, PaymentStatus
+from server.sales import outcomes
 from server.sales.emails import email_user, what_is_paid
 from server.sales.payment_required import payment_required_info
 from server.sales.schedule import schedule_expiry_after_commit
@@ -118,8 +119,6 @@ async def _hand_over(context: AppContext, payment_id: int, reason: str) -> None:
 async def _apply(
     context: AppContext, payment_id: int, intent: dict[str, Any], reason: str | None
 ) -> bool:
-    from server.sales import outcomes  # it imports (through expiry and offers) this module
-
     intent_id = str(intent["id"])
     async with context.db.unit_of_work() as uow:
         payment = await lock_payment(uow, payment_id)

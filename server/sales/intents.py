@@ -5,6 +5,12 @@ payment in a short transaction (a lease in `stripe_lease_until` that every
 caller respects, the buyer's requests included), calls Stripe with no
 transaction open, then applies the answer in a second transaction that
 re-checks the row under its lock. The window's end is in `window`.
+
+Nothing that makes a payment imports this module: `create_intent` is wired
+into `AppContext.create_intent` by the app factory and reached through
+`schedule.create_intent_after_commit`, because its off-session charge
+(`auto_charge`) applies outcomes (`outcomes` → `expiry` → `offers`) that
+make payments again.
 """
 
 from __future__ import annotations
@@ -168,15 +174,6 @@ async def _open_window(context: AppContext, payment_id: int, intent: Any) -> boo
 async def announce_payment_required(uow: UnitOfWork, context: AppContext, payment: Payment) -> None:
     info = await payment_required_info(uow.session, context, payment)
     context.hub.to_user_after_commit(uow, payment.buyer_id, "payment_required", info)
-
-
-def create_intent_after_commit(uow: UnitOfWork, context: AppContext, payment_id: int) -> None:
-    """A new CREATING payment (a lot's offer, an issued invoice) asks Stripe once committed."""
-
-    async def create() -> None:
-        await create_intent(context, payment_id)
-
-    uow.after_commit(create)
 
 
 async def _cancel_quietly(context: AppContext, intent_id: str, payment_id: int) -> None:

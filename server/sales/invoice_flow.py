@@ -26,9 +26,9 @@ from server.core.context import AppContext
 from server.core.db import UnitOfWork
 from server.payments.models import Payment, PaymentStatus
 from server.sales import invoices
-from server.sales.intents import create_intent_after_commit
 from server.sales.models import Invoice, InvoiceLine, InvoiceStatus, Sale
 from server.sales.next_bidder import next_bid
+from server.sales.schedule import create_intent_after_commit
 
 
 async def add_won_lot(

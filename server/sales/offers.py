@@ -19,8 +19,8 @@ from server.core.money import payment_breakdown
 from server.payments.models import Payment, PaymentStatus
 from server.sales import invoice_flow
 from server.sales.catalogue import close_sale_if_done
-from server.sales.intents import create_intent_after_commit
 from server.sales.models import Sale, Settlement
+from server.sales.schedule import create_intent_after_commit
 
 
 async def lot_closed(uow: UnitOfWork, context: AppContext, lot: Lot, bid: Bid | None) -> None:
