@@ -43,8 +43,11 @@ async def test_an_empty_body_lists_every_missing_field(server, db):
         "title": "'title' is required",
         "currency": "'currency' is required",
         "starting_price": "'starting_price' is required",
-        "ends_at": "'ends_at' is required",
     }
+    # `ends_at` is required only without `sale_id`, so it is named once the body is whole.
+    body = {"title": "Clock", "currency": "usd", "starting_price": 1000}
+    fields = await _refused(server, db, body)
+    assert fields == {"ends_at": "'ends_at' is required (unless the lot joins a sale: 'sale_id')"}
 
 
 async def test_every_malformed_field_is_named_at_once(server, db):
