@@ -102,21 +102,27 @@ async def test_a_bad_sale_names_every_problem_and_creates_nothing(server, db):
     ("change", "field"),
     [
         ({"currency": "xyz"}, "currency"),
-        ({"lots_close_from": iso(in_seconds(-5))}, "lots_close_from"),
-        ({"starts_at": iso(in_seconds(900))}, "lots_close_from"),
-        ({"lots_close_from": iso(in_seconds(91 * 86400))}, "lots_close_from"),
+        # Times as seconds from now, made when the test runs: a parallel run may reach it
+        # minutes after collection, when a time fixed then would be in the past.
+        ({"lots_close_from": -5}, "lots_close_from"),
+        ({"starts_at": 900}, "lots_close_from"),
+        ({"lots_close_from": 91 * 86400}, "lots_close_from"),
         ({"lot_interval_seconds": 86401}, "lot_interval_seconds"),
         ({"buyer_premium_bps": 100_001}, "buyer_premium_bps"),
     ],
 )
 async def test_sale_rules_across_fields(server, change, field):
+    times = {"starts_at", "lots_close_from"}
     body = {
         "title": "x",
         "currency": "usd",
         "settlement": "per_sale",
         "lots_close_from": iso(in_seconds(600)),
         "lot_interval_seconds": 60,
-        **change,
+        **{
+            name: iso(in_seconds(value)) if name in times else value
+            for name, value in change.items()
+        },
     }
     status, error = await server.request(
         "POST", "/api/sales", as_user="sam", role="seller", json=body

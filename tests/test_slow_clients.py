@@ -80,8 +80,10 @@ async def test_half_open_connections_are_closed_after_the_header_timeout(
 ) -> None:
     (server,) = await start_processes(
         1,
-        AUCTION_HTTP_HEADER_TIMEOUT_SECONDS="3",
-        AUCTION_HTTP_IDLE_TIMEOUT_SECONDS="3",
+        # Longer than opening the 2000 connections takes on a busy machine, so that they
+        # are all open at once before the first is closed.
+        AUCTION_HTTP_HEADER_TIMEOUT_SECONDS="8",
+        AUCTION_HTTP_IDLE_TIMEOUT_SECONDS="8",
         AUCTION_MAX_CONNECTIONS_PER_IP="0",  # off: only the timeout protects
         METRICS_TOKEN=METRICS_TOKEN,
     )
@@ -91,7 +93,7 @@ async def test_half_open_connections_are_closed_after_the_header_timeout(
         peak = await _peak_fds(server.pid, within=2.5)
         assert peak >= baseline + 500, peak  # the server really accepted and held many
         assert await _served(server.url) < 1.0  # a normal client meanwhile
-        results = await asyncio.gather(*(_closed_by_server(r, 15) for r, _ in attackers))
+        results = await asyncio.gather(*(_closed_by_server(r, 30) for r, _ in attackers))
         assert sum(results) == len(attackers), f"{results.count(False)} still open"
         assert _fds(server.pid) <= baseline + 20
         assert await _served(server.url) < 1.0

@@ -142,6 +142,7 @@ class ServerProcess(ServerHandle):
         self._process.send_signal(signum)
 
     async def wait_exit(self, timeout: float) -> int:
+        timeout *= PATIENCE
         deadline = time.monotonic() + timeout
         while (code := self.returncode) is None:
             if time.monotonic() > deadline:
