@@ -34,6 +34,9 @@ from server.settings import Settings
 from tests.support.clients import ServerHandle, SocketClient
 from tests.support.services import LocalStripe, TestDatabase, redis_url
 
+#: The module-scoped `browser` fixture (headless Chromium) lives with the page helpers.
+pytest_plugins = ["tests.support.browser"]
+
 WEBHOOK_SECRET = "whsec_test_" + "a" * 24
 JWT_SECRET = "test-jwt-secret-" + "b" * 24
 METRICS_TOKEN = "test-metrics-token-" + "m" * 16

@@ -7,29 +7,16 @@ axe violation (tests/support/a11y.py). Lesser findings are printed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from tests.support.a11y import assert_accessible
-from tests.support.browser import CHROMIUM, DESKTOP, LAUNCH_ARGS, PHONE, BidderPage, open_lot
+from tests.support.browser import DESKTOP, PHONE, BidderPage, open_lot
 from tests.support.factories import bid, create_lot
 from tests.support.sales import won_lot
 
-if not CHROMIUM.exists():
-    pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
-
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 async def _tab(browser: Browser, url: str, viewport: dict[str, int]) -> BidderPage:

@@ -19,21 +19,16 @@ from server.auctions.models import Lot
 from server.payments.models import Payment, Refund
 from server.users.models import User
 from tests.support.a11y import assert_accessible
-from tests.support.browser import CHROMIUM, DESKTOP, PHONE
-from tests.support.desk import DeskPage, browser, open_desk, overflows
+from tests.support.browser import DESKTOP, PHONE
+from tests.support.desk import DeskPage, open_desk, overflows
 from tests.support.factories import bid, create_lot
 from tests.support.sales import sold_lot
 from tests.support.services import wait_for
 from tests.support.stripe_proxy import StripeProxy
 from tests.test_checkout_desk import issued_invoice
 
-if not CHROMIUM.exists():
-    pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
-
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
-__all__ = ["browser"]
-
 CREATE = "/v1/payment_intents"
 
 

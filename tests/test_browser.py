@@ -9,11 +9,10 @@ localstripe. Screenshots of the key states land in test-artifacts/browser/.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import jwt
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 from sqlalchemy import func, select, text, update
 
 from server.auctions.models import Lot
@@ -21,9 +20,7 @@ from server.payments.models import Payment, PaymentAttempt
 from server.realtime.hub import lot_room
 from server.users.models import User
 from tests.support.browser import (
-    CHROMIUM,
     DESKTOP,
-    LAUNCH_ARGS,
     PHONE,
     BidderPage,
     no_horizontal_overflow,
@@ -32,23 +29,12 @@ from tests.support.browser import (
 )
 from tests.support.factories import bid, create_lot
 
-if not CHROMIUM.exists():
-    pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
-
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
 
 CARD_OK = "4242 4242 4242 4242"
 CARD_DECLINED = "4000 0000 0000 0341"
 CARD_3DS = "4000 0000 0000 3220"
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 async def open_tab(browser: Browser, url: str, name: str, viewport=DESKTOP) -> BidderPage:

@@ -9,30 +9,18 @@ inspected: no card number, expiry or CVC ever reaches this server.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import expect
 from sqlalchemy import select
 
 from server.cards.models import Card
 from server.payments.models import Payment
-from tests.support.browser import CHROMIUM, DESKTOP, LAUNCH_ARGS, BidderPage
+from tests.support.browser import DESKTOP, BidderPage
 from tests.support.factories import bid, create_lot
-
-if not CHROMIUM.exists():
-    pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 async def _save(tab: BidderPage, number: str, expiry: str, cvc: str = "123") -> None:

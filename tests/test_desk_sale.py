@@ -12,15 +12,11 @@ from playwright.async_api import expect
 from sqlalchemy import func, select, text, update
 
 from server.auctions.models import Lot
-from tests.support.browser import CHROMIUM, DESKTOP, PHONE, BidderPage, open_lot
-from tests.support.desk import browser, open_desk
-
-if not CHROMIUM.exists():
-    pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
+from tests.support.browser import DESKTOP, PHONE, BidderPage, open_lot
+from tests.support.desk import open_desk
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
-__all__ = ["browser"]
 
 
 async def test_a_lot_listed_on_the_desk_is_fought_for_won_paid_and_followed_live(

@@ -19,17 +19,13 @@ from sqlalchemy import select
 
 from server.auctions.models import Lot
 from tests.support.a11y import assert_accessible
-from tests.support.browser import CHROMIUM, PHONE
-from tests.support.desk import browser, open_desk, overflows
+from tests.support.browser import PHONE
+from tests.support.desk import open_desk, overflows
 from tests.support.factories import bid, create_lot
 from tests.support.sales import sold_lot, won_lot
 
-if not CHROMIUM.exists():
-    pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
-
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
-__all__ = ["browser"]
 
 
 async def _lot(db, title: str) -> Lot:

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from playwright.async_api import Browser, Locator
 
-import pytest
-from playwright.async_api import Browser, Locator, async_playwright
-
-from tests.support.browser import CHROMIUM, DESKTOP, LAUNCH_ARGS, BidderPage
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield chromium
-        await chromium.close()
+from tests.support.browser import DESKTOP, BidderPage
 
 
 class DeskPage(BidderPage):
