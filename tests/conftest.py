@@ -33,6 +33,7 @@ from server.core.migrations import upgrade
 from server.settings import Settings
 from tests.support.clients import ServerHandle, SocketClient
 from tests.support.services import LocalStripe, TestDatabase, redis_url
+from tests.support.stripe_proxy import StripeProxy
 
 #: The module-scoped `browser` fixture (headless Chromium) lives with the page helpers.
 pytest_plugins = ["tests.support.browser"]
@@ -234,3 +235,21 @@ async def start_server(
 @pytest.fixture
 async def server(start_server: StartServer) -> RunningServer:
     return await start_server()
+
+
+@pytest.fixture
+async def proxy(localstripe: LocalStripe) -> AsyncIterator[StripeProxy]:
+    """A StripeProxy in front of this worker's localstripe, which starts the test empty.
+
+    Ids restart with every test's database; localstripe's then must too. (Modules whose
+    tests keep what localstripe holds define their own `proxy`.)
+    """
+    async with (
+        aiohttp.ClientSession() as session,
+        session.delete(f"{localstripe.url}/_config/data") as response,
+    ):
+        assert response.status == 200
+    stripe_proxy = StripeProxy(upstream=localstripe.url)
+    await stripe_proxy.start()
+    yield stripe_proxy
+    await stripe_proxy.stop()

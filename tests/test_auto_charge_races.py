@@ -10,7 +10,6 @@ answer: exactly one charge, one receipt, the lot SOLD.
 from __future__ import annotations
 
 import aiohttp
-import pytest
 from sqlalchemy import select, text
 
 from server.auctions.models import Lot
@@ -18,20 +17,6 @@ from server.notifications.models import OutboxMessage
 from server.payments.models import Payment
 from tests.support.cards import save_card
 from tests.support.factories import bid, create_lot
-from tests.support.stripe_proxy import StripeProxy
-
-
-@pytest.fixture
-async def proxy(localstripe):
-    async with (
-        aiohttp.ClientSession() as session,
-        session.delete(f"{localstripe.url}/_config/data") as response,
-    ):
-        assert response.status == 200
-    stripe_proxy = StripeProxy(upstream=localstripe.url)
-    await stripe_proxy.start()
-    yield stripe_proxy
-    await stripe_proxy.stop()
 
 
 async def _listing(localstripe, what):

@@ -13,27 +13,11 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
-import pytest
 from sqlalchemy import select, text
 
 from server.payments.models import Payment
 from tests.support.cards import save_card
 from tests.support.factories import add_lot, bid, create_lot, create_sale
-from tests.support.stripe_proxy import StripeProxy
-
-
-@pytest.fixture
-async def proxy(localstripe):
-    async with (
-        aiohttp.ClientSession() as session,
-        session.delete(f"{localstripe.url}/_config/data") as response,
-    ):
-        assert response.status == 200
-    stripe_proxy = StripeProxy(upstream=localstripe.url)
-    await stripe_proxy.start()
-    yield stripe_proxy
-    await stripe_proxy.stop()
 
 
 async def _payment(db, lot_id, until, timeout=30.0):

@@ -18,7 +18,6 @@ from tests.conftest import WEBHOOK_SECRET
 from tests.support import stripe as fake_browser
 from tests.support.factories import bid, create_lot
 from tests.support.stripe import deliver, event
-from tests.support.stripe_proxy import StripeProxy
 
 
 async def _win(server, who="alice", amount=5000):
@@ -102,20 +101,6 @@ async def test_a_buyer_paying_at_the_deadline_ends_in_one_agreed_outcome(
                     ).all()
                 assert [r.amount for r in refunds] == [payment.amount]
     assert {status for status, _ in outcomes} <= {"SUCCEEDED", "EXPIRED"}
-
-
-@pytest.fixture
-async def proxy(localstripe):
-    # Ids restart with every test's database; start localstripe empty too.
-    async with (
-        aiohttp.ClientSession() as session,
-        session.delete(f"{localstripe.url}/_config/data") as response,
-    ):
-        assert response.status == 200
-    stripe_proxy = StripeProxy(upstream=localstripe.url)
-    await stripe_proxy.start()
-    yield stripe_proxy
-    await stripe_proxy.stop()
 
 
 async def _intents_for(localstripe, payment_id):

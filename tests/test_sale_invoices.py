@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
-import pytest
 from sqlalchemy import func, select, text, update
 
 from server.auctions.models import Lot
@@ -24,7 +22,6 @@ from tests.support.clients import SocketClient
 from tests.support.factories import add_lot, bid, create_sale
 from tests.support.sales import pay, standin
 from tests.support.stripe import deliver, event
-from tests.support.stripe_proxy import StripeProxy
 
 RATES = {"buyer_premium_bps": 1500, "tax_rate_bps": 2000, "tax_on": "both"}
 
@@ -233,19 +230,6 @@ async def test_a_success_webhook_racing_the_invoice_window_end_applies_once(
     for client in server._sockets:
         by_payment = [e["payment_id"] for e in client.events["payment_succeeded"]]
         assert len(by_payment) == len(set(by_payment))
-
-
-@pytest.fixture
-async def proxy(localstripe):
-    async with (
-        aiohttp.ClientSession() as session,
-        session.delete(f"{localstripe.url}/_config/data") as response,
-    ):
-        assert response.status == 200
-    stripe_proxy = StripeProxy(upstream=localstripe.url)
-    await stripe_proxy.start()
-    yield stripe_proxy
-    await stripe_proxy.stop()
 
 
 async def test_a_success_after_the_invoice_expired_is_refunded(
