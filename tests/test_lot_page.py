@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import jwt
 import pytest
 from playwright.async_api import Browser, expect
 
+from tests.conftest import JWT_SECRET
 from tests.support.a11y import assert_accessible
 from tests.support.browser import (
     DESKTOP,
@@ -287,9 +290,13 @@ async def test_trust_reserve_tabs_expired_sign_in_and_a_phone_with_large_amounts
         await alice.context.close()
 
     # A sign-in that runs out while the page is open says so; so does one found expired.
+    # (A token without `iat` cannot be renewed -- tests/test_sign_in_renewal.py renews one.)
     tab = await open_tab(browser, server.url, "carol")
     try:
-        await sign_in_with(tab, make_token("carol", name="Carol", ttl_seconds=15), "Carol", "carol")
+        unrenewable = jwt.encode(
+            {"sub": "carol", "name": "Carol", "exp": int(time.time()) + 15}, JWT_SECRET, "HS256"
+        )
+        await sign_in_with(tab, unrenewable, "Carol", "carol")
         await tab.page.goto(f"{server.url}/lots/{lot['id']}")
         await expect(tab.page.get_by_text("Bidding as Carol")).to_be_visible()
         await expect(tab.page.locator("#session [role=alert]")).to_have_text(

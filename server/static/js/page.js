@@ -71,6 +71,11 @@ export async function startPage({ onUser = () => {}, verb = "Bidding" } = {}) {
       onUser(user, token);
       live.connect(token);
     },
+    // A renewed token: api() already uses it; the live connection keeps its session and
+    // presents the new token if it has to connect again.
+    onRenew(token) {
+      live.token = token;
+    },
   });
   live.on("refused", (error) => session.refused(error.message));
   onUnauthorized((message) => session.refused(message));
