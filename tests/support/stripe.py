@@ -123,50 +123,36 @@ async def confirm_setup(
     exp_year: int = 2034,
 ) -> tuple[int, dict[str, Any]]:
     """What Stripe.js `confirmCardSetup` does in the browser: card data to Stripe, not to us."""
-    setup_id = setup["client_secret"].split("_secret_")[0]
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{standin_url}/v1/setup_intents/{setup_id}/confirm",
-            data=json.dumps(
-                {
-                    "key": setup["publishable_key"],
-                    "use_stripe_sdk": True,
-                    "client_secret": setup["client_secret"],
-                    "payment_method_data": {
-                        "type": "card",
-                        "card": {
-                            "number": number,
-                            "exp_month": exp_month,
-                            "exp_year": exp_year,
-                            "cvc": "123",
-                        },
-                    },
-                }
-            ),
-        ) as response,
-    ):
-        return response.status, await response.json()
+    card = {"number": number, "exp_month": exp_month, "exp_year": exp_year, "cvc": "123"}
+    return await _confirm_setup(
+        standin_url, setup, payment_method_data={"type": "card", "card": card}
+    )
 
 
 async def complete_setup_3ds(standin_url: str, setup: dict[str, Any]) -> dict[str, Any]:
     """The bank's 3-D Secure page says yes: Stripe.js confirms the SetupIntent again."""
+    status, intent = await _confirm_setup(standin_url, setup)
+    assert status == 200
+    return intent
+
+
+async def _confirm_setup(
+    standin_url: str, setup: dict[str, Any], **fields: Any
+) -> tuple[int, dict[str, Any]]:
     setup_id = setup["client_secret"].split("_secret_")[0]
+    body = {
+        "key": setup["publishable_key"],
+        "use_stripe_sdk": True,
+        "client_secret": setup["client_secret"],
+        **fields,
+    }
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            f"{standin_url}/v1/setup_intents/{setup_id}/confirm",
-            data=json.dumps(
-                {
-                    "key": setup["publishable_key"],
-                    "use_stripe_sdk": True,
-                    "client_secret": setup["client_secret"],
-                }
-            ),
+            f"{standin_url}/v1/setup_intents/{setup_id}/confirm", data=json.dumps(body)
         ) as response,
     ):
-        assert response.status == 200
-        return await response.json()
+        return response.status, await response.json()
 
 
 async def confirm_saved_card(
