@@ -35,8 +35,9 @@ from tests.support.clients import ServerHandle, SocketClient
 from tests.support.services import LocalStripe, TestDatabase, redis_url
 from tests.support.stripe_proxy import StripeProxy
 
-#: The module-scoped `browser` fixture (headless Chromium) lives with the page helpers.
-pytest_plugins = ["tests.support.browser"]
+#: Fixtures kept with their helpers: `browser` (one headless Chromium per module) and
+#: `proxy` (a StripeProxy in front of an emptied localstripe).
+pytest_plugins = ["tests.support.browser", "tests.support.stripe_proxy"]
 
 WEBHOOK_SECRET = "whsec_test_" + "a" * 24
 JWT_SECRET = "test-jwt-secret-" + "b" * 24

@@ -24,20 +24,11 @@ from tests.support.desk import DeskPage, open_desk, overflows
 from tests.support.factories import bid, create_lot
 from tests.support.sales import sold_lot
 from tests.support.services import wait_for
-from tests.support.stripe_proxy import StripeProxy
 from tests.test_checkout_desk import issued_invoice
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
 CREATE = "/v1/payment_intents"
-
-
-@pytest.fixture
-async def proxy(localstripe):
-    stripe_proxy = StripeProxy(upstream=localstripe.url)
-    await stripe_proxy.start()
-    yield stripe_proxy
-    await stripe_proxy.stop()
 
 
 async def _flagged_payment(db, lot_id: int) -> Payment:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from server.payments.models import Payment, Refund
@@ -21,18 +20,9 @@ from tests.support.clients import SocketClient
 from tests.support.factories import add_lot, bid, create_sale
 from tests.support.sales import drop_webhooks, intent_id, pay, standin
 from tests.support.stripe import deliver, event
-from tests.support.stripe_proxy import StripeProxy
 
 ADMIN = {"as_user": "root", "role": "admin"}
 CANCEL = r"/v1/payment_intents/pi_\w+/cancel"
-
-
-@pytest.fixture
-async def proxy(localstripe):
-    stripe_proxy = StripeProxy(upstream=localstripe.url)
-    await stripe_proxy.start()
-    yield stripe_proxy
-    await stripe_proxy.stop()
 
 
 async def invoice_due(

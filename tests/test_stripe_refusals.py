@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-import pytest
 from sqlalchemy import select
 
 from server.auctions.models import Lot
@@ -20,18 +19,9 @@ from tests.support import stripe as fake_browser
 from tests.support.factories import bid, create_lot
 from tests.support.sales import drop_webhooks, intent_id, sold_lot, won_lot
 from tests.support.services import wait_for
-from tests.support.stripe_proxy import StripeProxy
 
 CANCEL = r"/v1/payment_intents/pi_\w+/cancel"
 CREATE = "/v1/payment_intents"
-
-
-@pytest.fixture
-async def proxy(localstripe):
-    stripe_proxy = StripeProxy(upstream=localstripe.url)
-    await stripe_proxy.start()
-    yield stripe_proxy
-    await stripe_proxy.stop()
 
 
 async def _payment(db, payment_id) -> Payment:
