@@ -10,12 +10,13 @@ answer: exactly one charge, one receipt, the lot SOLD.
 from __future__ import annotations
 
 import aiohttp
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from server.auctions.models import Lot
 from server.notifications.models import OutboxMessage
 from server.payments.models import Payment
 from tests.support.cards import save_card
+from tests.support.crash import crash_once_on_saving_the_intent
 from tests.support.factories import bid, create_lot
 
 
@@ -35,34 +36,12 @@ async def test_a_crash_after_the_off_session_charge_ends_in_exactly_one_charge(
 ):
     server = await start_server(stripe_api_base=proxy.url, stripe_create_lease_seconds=0.5)
     await save_card(server, localstripe.url, "alice")
-    async with db.engine.begin() as conn:
-        # Sequences are not transactional: the first activation fails, later ones pass.
-        await conn.execute(text("CREATE SEQUENCE crash_counter"))
-        await conn.execute(
-            text(
-                "CREATE FUNCTION crash_once() RETURNS trigger AS $$ BEGIN "
-                "IF nextval('crash_counter') = 1 THEN RAISE EXCEPTION 'simulated crash'; END IF; "
-                "RETURN NEW; END $$ LANGUAGE plpgsql"
-            )
-        )
-        await conn.execute(
-            text(
-                "CREATE TRIGGER crash_once BEFORE UPDATE ON payments FOR EACH ROW "
-                "WHEN (NEW.stripe_payment_intent_id IS NOT NULL AND "
-                "OLD.stripe_payment_intent_id IS NULL) EXECUTE FUNCTION crash_once()"
-            )
-        )
-    try:
+    async with crash_once_on_saving_the_intent(db):
         lot = await create_lot(server, starting_price=1000)
         alice = await server.socket("alice", email="alice@example.com")
         assert (await alice.call("place_bid", bid(lot["id"], 5000)))["ok"]
         await server.request("POST", f"/api/lots/{lot['id']}/close", as_user="sam", role="seller")
         succeeded = await alice.wait_for("payment_succeeded", timeout=30)
-    finally:
-        async with db.engine.begin() as conn:
-            await conn.execute(text("DROP TRIGGER crash_once ON payments"))
-            await conn.execute(text("DROP FUNCTION crash_once()"))
-            await conn.execute(text("DROP SEQUENCE crash_counter"))
     # Asked twice (the crash, then the retry); Stripe charged once: the retry was replayed.
     assert proxy.count("POST", "/v1/payment_intents") >= 2
     assert proxy.creations_forwarded == 1

@@ -16,6 +16,7 @@ from server.payments.models import Payment, Refund
 from server.sales import window
 from tests.conftest import WEBHOOK_SECRET
 from tests.support import stripe as fake_browser
+from tests.support.crash import crash_once_on_saving_the_intent
 from tests.support.factories import bid, create_lot
 from tests.support.stripe import deliver, event
 
@@ -156,31 +157,9 @@ async def test_a_crash_between_stripe_and_our_commit_reuses_the_intent(
     """Stripe created the intent but our commit never happened: the retry, with the same
     idempotency key, gets the same intent back, and the buyer one window."""
     server = await start_server(stripe_api_base=proxy.url, stripe_create_lease_seconds=0.5)
-    async with db.engine.begin() as conn:
-        # Sequences are not transactional: the first activation fails, later ones pass.
-        await conn.execute(text("CREATE SEQUENCE crash_counter"))
-        await conn.execute(
-            text(
-                "CREATE FUNCTION crash_once() RETURNS trigger AS $$ BEGIN "
-                "IF nextval('crash_counter') = 1 THEN RAISE EXCEPTION 'simulated crash'; END IF; "
-                "RETURN NEW; END $$ LANGUAGE plpgsql"
-            )
-        )
-        await conn.execute(
-            text(
-                "CREATE TRIGGER crash_once BEFORE UPDATE ON payments FOR EACH ROW "
-                "WHEN (NEW.stripe_payment_intent_id IS NOT NULL AND "
-                "OLD.stripe_payment_intent_id IS NULL) EXECUTE FUNCTION crash_once()"
-            )
-        )
-    try:
+    async with crash_once_on_saving_the_intent(db):
         _lot, alice = await _win(server)
         info = await alice.wait_for("payment_required", timeout=10)
-    finally:
-        async with db.engine.begin() as conn:
-            await conn.execute(text("DROP TRIGGER crash_once ON payments"))
-            await conn.execute(text("DROP FUNCTION crash_once()"))
-            await conn.execute(text("DROP SEQUENCE crash_counter"))
     assert proxy.creations_forwarded == 1
     intents = await _intents_for(localstripe, info["payment_id"])
     assert [i["id"] for i in intents] == [info["client_secret"].split("_secret_")[0]]
