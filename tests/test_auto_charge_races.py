@@ -9,7 +9,6 @@ answer: exactly one charge, one receipt, the lot SOLD.
 
 from __future__ import annotations
 
-import aiohttp
 from sqlalchemy import select
 
 from server.auctions.models import Lot
@@ -18,17 +17,11 @@ from server.payments.models import Payment
 from tests.support.cards import save_card
 from tests.support.crash import crash_once_on_saving_the_intent
 from tests.support.factories import bid, create_lot
+from tests.support.sales import standin
 
 
 async def _listing(localstripe, what):
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(
-            f"{localstripe.url}/v1/{what}?limit=100",
-            headers={"Authorization": "Bearer sk_test_tests"},
-        ) as response,
-    ):
-        return (await response.json())["data"]
+    return (await standin(localstripe.url, "GET", f"/v1/{what}?limit=100"))["data"]
 
 
 async def test_a_crash_after_the_off_session_charge_ends_in_exactly_one_charge(

@@ -20,17 +20,12 @@ from server.sales import window
 from tests.conftest import WEBHOOK_SECRET
 from tests.support import stripe as fake_browser
 from tests.support.factories import bid, create_lot
-from tests.support.sales import drop_webhooks, won_lot
+from tests.support.sales import drop_webhooks, end_window, won_lot
 from tests.support.stripe import deliver, event, intent_object
 
 
 async def _expire(server, db, payment_id):
-    async with db.engine.begin() as conn:
-        await conn.execute(
-            update(Payment)
-            .where(Payment.id == payment_id)
-            .values(expires_at=func.now() - text("interval '1 second'"))
-        )
+    await end_window(db, payment_id)
     assert await window.expire_payment_window(server.context, payment_id) == "expired"
 
 

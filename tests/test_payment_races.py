@@ -7,9 +7,8 @@ from __future__ import annotations
 import asyncio
 import random
 
-import aiohttp
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select
 
 from server.auctions.models import Lot
 from server.payments.models import Payment, Refund
@@ -18,6 +17,7 @@ from tests.conftest import WEBHOOK_SECRET
 from tests.support import stripe as fake_browser
 from tests.support.crash import crash_once_on_saving_the_intent
 from tests.support.factories import bid, create_lot
+from tests.support.sales import end_window, standin
 from tests.support.stripe import deliver, event
 
 
@@ -46,12 +46,7 @@ async def test_the_window_end_racing_a_success_webhook_applies_once(server, db, 
         info = await alice.wait_for("payment_required", lambda e, lot=lot: e["lot_id"] == lot["id"])
         _status, result = await fake_browser.confirm_card(localstripe.url, info)
         assert result["status"] == "succeeded"
-        async with db.engine.begin() as conn:
-            await conn.execute(
-                update(Payment)
-                .where(Payment.id == info["payment_id"])
-                .values(expires_at=func.now() - text("interval '1 second'"))
-            )
+        await end_window(db, info["payment_id"])
         intent = await fake_browser.get_intent(localstripe.url, result["id"])
         success = event("payment_intent.succeeded", intent)
         await asyncio.gather(
@@ -105,14 +100,7 @@ async def test_a_buyer_paying_at_the_deadline_ends_in_one_agreed_outcome(
 
 
 async def _intents_for(localstripe, payment_id):
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(
-            f"{localstripe.url}/v1/payment_intents?limit=100",
-            headers={"Authorization": "Bearer sk_test_tests"},
-        ) as response,
-    ):
-        listing = await response.json()
+    listing = await standin(localstripe.url, "GET", "/v1/payment_intents?limit=100")
     return [i for i in listing["data"] if i["metadata"].get("payment_id") == str(payment_id)]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select
 
 from server.auctions.models import Lot
 from server.payments.models import Payment, Refund
@@ -20,7 +20,7 @@ from tests.conftest import WEBHOOK_SECRET
 from tests.support import stripe as fake_browser
 from tests.support.clients import SocketClient
 from tests.support.factories import add_lot, bid, create_sale
-from tests.support.sales import pay, standin
+from tests.support.sales import end_window, pay, standin
 from tests.support.stripe import deliver, event
 
 RATES = {"buyer_premium_bps": 1500, "tax_rate_bps": 2000, "tax_on": "both"}
@@ -142,12 +142,7 @@ async def test_an_expired_invoice_offers_each_lot_to_its_own_next_bidder(server,
         await _close(server, lot)
     info = await alice.wait_for("payment_required", timeout=15)
     assert len(info["lines"]) == 3
-    async with db.engine.begin() as conn:
-        await conn.execute(
-            update(Payment)
-            .where(Payment.id == info["payment_id"])
-            .values(expires_at=func.now() - text("interval '1 second'"))
-        )
+    await end_window(db, info["payment_id"])
     assert await window.expire_payment_window(server.context, info["payment_id"]) == "expired"
 
     expired = await alice.wait_for("payment_expired", timeout=10)
@@ -201,12 +196,7 @@ async def test_a_success_webhook_racing_the_invoice_window_end_applies_once(
         info = await buyer.wait_for("payment_required", timeout=15)
         _status, result = await fake_browser.confirm_card(localstripe.url, info)
         assert result["status"] == "succeeded"
-        async with db.engine.begin() as conn:
-            await conn.execute(
-                update(Payment)
-                .where(Payment.id == info["payment_id"])
-                .values(expires_at=func.now() - text("interval '1 second'"))
-            )
+        await end_window(db, info["payment_id"])
         intent = await fake_browser.get_intent(localstripe.url, result["id"])
         await asyncio.gather(
             window.expire_payment_window(server.context, info["payment_id"]),
@@ -245,12 +235,7 @@ async def test_a_success_after_the_invoice_expired_is_refunded(
         await _close(server, lot)
     info = await alice.wait_for("payment_required", timeout=15)
     proxy.refuse("POST", r"/v1/payment_intents/[^/]+/cancel", 400, "resource_missing")
-    async with db.engine.begin() as conn:
-        await conn.execute(
-            update(Payment)
-            .where(Payment.id == info["payment_id"])
-            .values(expires_at=func.now() - text("interval '1 second'"))
-        )
+    await end_window(db, info["payment_id"])
     assert await window.expire_payment_window(server.context, info["payment_id"]) == "expired"
     async with db.sessions() as session:
         assert (await session.get(Invoice, info["invoice_id"])).status == "EXPIRED"
@@ -331,12 +316,7 @@ async def test_a_second_chance_invoice_declined_is_void_without_a_strike(server,
         "POST", f"/api/payments/{first['payment_id']}/decline", as_user="alice"
     )
     assert (status, answer["error"]["code"]) == (409, "not_second_chance")
-    async with db.engine.begin() as conn:
-        await conn.execute(
-            update(Payment)
-            .where(Payment.id == first["payment_id"])
-            .values(expires_at=func.now() - text("interval '1 second'"))
-        )
+    await end_window(db, first["payment_id"])
     assert await window.expire_payment_window(server.context, first["payment_id"]) == "expired"
     offer = await bob.wait_for("payment_required", timeout=15)
     assert offer["offer_number"] == 2 and offer["invoice_id"] != first["invoice_id"]

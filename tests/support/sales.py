@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+from sqlalchemy import func, text, update
 
+from server.payments.models import Payment
 from tests.support import stripe as fake_browser
 from tests.support.clients import SocketClient
 from tests.support.factories import bid, create_lot
@@ -69,6 +71,16 @@ async def sold_lot(
     lot, info, client = await won_lot(server, **options)
     await pay(standin_url, info, client)
     return lot, info, client
+
+
+async def end_window(db: Any, payment_id: int) -> None:
+    """Move a payment's window end into the past, so its expiry is due now."""
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            update(Payment)
+            .where(Payment.id == payment_id)
+            .values(expires_at=func.now() - text("interval '1 second'"))
+        )
 
 
 def intent_id(info: dict[str, Any]) -> str:
