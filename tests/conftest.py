@@ -35,9 +35,8 @@ from tests.support.clients import ServerHandle, SocketClient
 from tests.support.services import LocalStripe, TestDatabase, redis_url
 from tests.support.stripe_proxy import StripeProxy
 
-#: Fixtures kept with their helpers: `browser` (one headless Chromium per module) and
-#: `proxy` (a StripeProxy in front of an emptied localstripe).
-pytest_plugins = ["tests.support.browser", "tests.support.stripe_proxy"]
+#: The module-scoped `browser` fixture (headless Chromium) lives with the page helpers.
+pytest_plugins = ["tests.support.browser"]
 
 WEBHOOK_SECRET = "whsec_test_" + "a" * 24
 JWT_SECRET = "test-jwt-secret-" + "b" * 24
@@ -242,8 +241,8 @@ async def server(start_server: StartServer) -> RunningServer:
 async def proxy(localstripe: LocalStripe) -> AsyncIterator[StripeProxy]:
     """A StripeProxy in front of this worker's localstripe, which starts the test empty.
 
-    Ids restart with every test's database; localstripe's then must too. (Modules whose
-    tests keep what localstripe holds define their own `proxy`.)
+    Ids restart with every test's database; localstripe's then must too. (A module that
+    needs a different one defines its own `proxy`, as test_proxy.py does.)
     """
     async with (
         aiohttp.ClientSession() as session,

@@ -17,12 +17,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 
 from tests.support.services import free_port
@@ -135,19 +132,3 @@ class StripeProxy:
         if fault is not None and fault.mode == "slow":
             await asyncio.sleep(fault.delay)
         return web.Response(status=status, body=payload, content_type="application/json")
-
-
-@pytest.fixture
-async def proxy(localstripe: Any) -> AsyncIterator[StripeProxy]:
-    """A StripeProxy in front of this worker's localstripe, emptied first: ids restart with
-    every test's database, so no earlier test's intents can answer to this test's payment ids.
-    (tests/conftest.py registers this module as a plugin.)"""
-    async with (
-        aiohttp.ClientSession() as session,
-        session.delete(f"{localstripe.url}/_config/data") as response,
-    ):
-        assert response.status == 200
-    stripe_proxy = StripeProxy(upstream=localstripe.url)
-    await stripe_proxy.start()
-    yield stripe_proxy
-    await stripe_proxy.stop()
