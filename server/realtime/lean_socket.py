@@ -248,9 +248,13 @@ async def serve_websocket(eio_socket: AsyncSocket, ws: Any, direct: DirectSocket
     writer.wake()  # the OPEN packet is already queued
     await _read(eio_socket, ws, server.ping_interval + server.ping_timeout)
     queue.put_nowait(None)  # close the websocket once what is queued is written
-    if direct.writer is not None:
-        await direct.writer
-    await eio_socket.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+    try:
+        if direct.writer is not None:
+            # Shielded: aiohttp cancels this handler when the client has gone, and a
+            # cancelled writer would leave the socket open and its disconnect unheard.
+            await asyncio.shield(direct.writer)
+    finally:
+        await eio_socket.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
 
 
 async def _read(eio_socket: AsyncSocket, ws: Any, silence: float) -> None:
