@@ -168,6 +168,9 @@ export class SavedCards {
     } finally {
       this.saveButton.disabled = false;
     }
+    // The list again, keeping the reason a card was not saved (refresh clears errors).
+    const problem = this.error.textContent;
     await this.refresh();
+    if (problem && !this.error.textContent) this.error.textContent = problem;
   }
 }
