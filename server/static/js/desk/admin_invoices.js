@@ -29,6 +29,29 @@ function paidText(payment) {
   return ` (by ${how} on ${formatWhen(payment.paid_at)}${reference})`;
 }
 
+function typedInputs(root) {
+  const typed = [];
+  for (const item of root.querySelectorAll("li[data-invoice-id]")) {
+    item.querySelectorAll("input[type=text]").forEach((input, index) => {
+      const focused = document.activeElement === input;
+      if (input.value || focused) {
+        typed.push({ id: item.dataset.invoiceId, index, value: input.value, focused });
+      }
+    });
+  }
+  return typed;
+}
+
+function restoreTyped(root, typed) {
+  for (const { id, index, value, focused } of typed) {
+    const item = root.querySelector(`li[data-invoice-id="${CSS.escape(id)}"]`);
+    const input = item?.querySelectorAll("input[type=text]")[index];
+    if (!input) continue;
+    input.value = value;
+    if (focused) input.focus();
+  }
+}
+
 export class Invoices {
   constructor({ root, heading, messages, onChanged }) {
     Object.assign(this, { root, heading, messages, onChanged });
@@ -49,7 +72,10 @@ export class Invoices {
       this.root.replaceChildren(h("p", { class: "muted", text: "No invoice has been issued." }));
       return;
     }
+    // A redraw (after a refund, a refresh) keeps what the admin is typing and where.
+    const typed = typedInputs(this.root);
     this.root.replaceChildren(h("ul", { class: "cards" }, page.items.map((invoice) => this.item(invoice))));
+    restoreTyped(this.root, typed);
   }
 
   item(invoice) {
