@@ -13,7 +13,6 @@ import logging
 from sqlalchemy import select
 
 from server.auctions import lifecycle
-from server.auctions.models import Bid, Lot, LotStatus
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
 from server.core.errors import AppError, NotFound, conflict
@@ -27,7 +26,8 @@ from server.sales.cancellation import (
     cancel_key,
 )
 from server.sales.intent_states import Source, Transition, apply_intent, transition_for
-from server.sales.invoices import lines_of, record_paid
+from server.sales.invoice_flow import lock_lots, sell_lots
+from server.sales.invoices import record_paid
 from server.sales.models import Invoice, InvoiceStatus
 from server.sales.release import charge_unanswered
 from server.sales.schedule import forget_expiry_after_commit
@@ -45,29 +45,6 @@ async def lock_invoice(uow: UnitOfWork, invoice_id: int) -> Invoice:
     if invoice is None:
         raise NotFound("Invoice not found")
     return invoice
-
-
-async def sell_lots(uow: UnitOfWork, context: AppContext, invoice: Invoice, *, reason: str) -> int:
-    """Every lot on the paid invoice that awaits this buyer's payment becomes SOLD.
-
-    One transaction for all of them, each announced with `lot_status`; the
-    bids paid for are marked won. Returns how many lots were sold.
-    """
-    sold = 0
-    for line in await lines_of(uow, invoice.id):
-        lot = await uow.session.scalar(select(Lot).where(Lot.id == line.lot_id).with_for_update())
-        if lot is None or lot.status != LotStatus.PENDING_PAYMENT:
-            continue
-        if lot.winner_id != invoice.buyer_id:
-            continue  # offered to someone else meanwhile: not this invoice's to sell
-        bid = await uow.session.get(Bid, line.bid_id)
-        if bid is not None:
-            bid.outcome = "won"
-        lifecycle.change_status(
-            uow, context, lot, LotStatus.SOLD, reason=reason, amount=line.hammer
-        )
-        sold += 1
-    return sold
 
 
 async def mark_paid(
@@ -179,5 +156,6 @@ async def _settle_at_desk(
         if answer is not None:
             after_cancel_attempt(context, payment, answer)
     await record_paid(uow, invoice, method=method, reference=reference, paid_by=admin)
-    sold = await sell_lots(uow, context, invoice, reason="paid_at_desk")
+    lots = await lock_lots(uow, invoice.id)
+    sold = await sell_lots(uow, context, invoice, lots, reason="paid_at_desk")
     log.info("invoice %s marked paid (%s) by %s: %s lots sold", invoice.id, method, admin, sold)

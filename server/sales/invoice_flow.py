@@ -18,6 +18,8 @@ Lock order: the payment, then lots (by id), then invoices, then the sale.
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import func, select
 
 from server.auctions import lifecycle
@@ -29,6 +31,8 @@ from server.sales import invoices
 from server.sales.models import Invoice, InvoiceLine, InvoiceStatus, Sale
 from server.sales.next_bidder import next_bid
 from server.sales.schedule import create_intent_after_commit
+
+log = logging.getLogger(__name__)
 
 
 async def add_won_lot(
@@ -86,8 +90,8 @@ async def issue_invoice(
     return payment
 
 
-async def _lots_of(uow: UnitOfWork, invoice_id: int) -> list[tuple[InvoiceLine, Lot]]:
-    """The invoice's lines with their lots, the lots locked in id order."""
+async def lock_lots(uow: UnitOfWork, invoice_id: int) -> list[tuple[InvoiceLine, Lot]]:
+    """The invoice's lines with their lots, the lots locked in id order and read afresh."""
     lines = await invoices.lines_of(uow, invoice_id)
     by_lot = {line.lot_id: line for line in lines}
     lots = (
@@ -102,18 +106,50 @@ async def _lots_of(uow: UnitOfWork, invoice_id: int) -> list[tuple[InvoiceLine, 
     return [(by_lot[lot.id], lot) for lot in lots]
 
 
-async def invoice_paid(uow: UnitOfWork, context: AppContext, payment: Payment) -> Invoice:
-    """The invoice's payment succeeded: every lot on it SOLD, in this one transaction."""
-    assert payment.invoice_id is not None
-    lots = await _lots_of(uow, payment.invoice_id)
-    invoice = await _lock_invoice(uow, payment.invoice_id)
+async def sell_lots(
+    uow: UnitOfWork,
+    context: AppContext,
+    invoice: Invoice,
+    lots: list[tuple[InvoiceLine, Lot]],
+    *,
+    reason: str,
+) -> int:
+    """The invoice is paid: each of its `lots` (from `lock_lots`) still awaiting its buyer is SOLD.
+
+    The one place an invoice's lots are sold, by card (`invoice_paid`) or at the
+    desk (`desk.mark_paid`): one transaction for all of them, each announced with
+    `lot_status`, the bids paid for marked won. A lot no longer awaiting this
+    buyer (offered to someone else meanwhile, or already ended) is not the
+    invoice's to sell and is left as it is. Returns how many lots were sold.
+    """
+    sold = 0
     for line, lot in lots:
+        if lot.status != LotStatus.PENDING_PAYMENT or lot.winner_id != invoice.buyer_id:
+            log.warning(
+                "invoice %s paid: lot %s is %s for %s, not awaiting %s; not sold",
+                invoice.id,
+                lot.id,
+                lot.status,
+                lot.winner_id,
+                invoice.buyer_id,
+            )
+            continue
         bid = await uow.session.get(Bid, line.bid_id)
         if bid is not None:
             bid.outcome = "won"
         lifecycle.change_status(
-            uow, context, lot, LotStatus.SOLD, reason="paid", amount=line.hammer
+            uow, context, lot, LotStatus.SOLD, reason=reason, amount=line.hammer
         )
+        sold += 1
+    return sold
+
+
+async def invoice_paid(uow: UnitOfWork, context: AppContext, payment: Payment) -> Invoice:
+    """The invoice's payment succeeded: every lot on it SOLD, in this one transaction."""
+    assert payment.invoice_id is not None
+    lots = await lock_lots(uow, payment.invoice_id)
+    invoice = await _lock_invoice(uow, payment.invoice_id)
+    await sell_lots(uow, context, invoice, lots, reason="paid")
     await invoices.record_paid(
         uow, invoice, method="stripe", reference=payment.stripe_payment_intent_id
     )
@@ -125,7 +161,7 @@ async def invoice_ended(
 ) -> None:
     """The invoice's payment ended unpaid: the invoice ends, each lot takes the expiry policy."""
     assert payment.invoice_id is not None
-    lots = await _lots_of(uow, payment.invoice_id)
+    lots = await lock_lots(uow, payment.invoice_id)
     invoice = await _lock_invoice(uow, payment.invoice_id)
     if invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.ISSUED):
         status = InvoiceStatus.VOID if released else InvoiceStatus.EXPIRED
