@@ -15,7 +15,7 @@ from sqlalchemy import select
 from server.auctions import lifecycle
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
-from server.core.errors import AppError, NotFound, conflict
+from server.core.errors import AppError, conflict
 from server.payments import backoff
 from server.payments.locking import lock_payment
 from server.payments.models import AWAITING, Payment, PaymentStatus
@@ -27,24 +27,12 @@ from server.sales.cancellation import (
 )
 from server.sales.intent_states import Source, Transition, apply_intent, transition_for
 from server.sales.invoice_flow import lock_lots, sell_lots
-from server.sales.invoices import record_paid
+from server.sales.invoices import lock_invoice, record_paid
 from server.sales.models import Invoice, InvoiceStatus
 from server.sales.release import charge_unanswered
 from server.sales.schedule import forget_expiry_after_commit
 
 log = logging.getLogger(__name__)
-
-
-async def lock_invoice(uow: UnitOfWork, invoice_id: int) -> Invoice:
-    invoice = await uow.session.scalar(
-        select(Invoice)
-        .where(Invoice.id == invoice_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if invoice is None:
-        raise NotFound("Invoice not found")
-    return invoice
 
 
 async def mark_paid(

@@ -148,7 +148,7 @@ async def invoice_paid(uow: UnitOfWork, context: AppContext, payment: Payment) -
     """The invoice's payment succeeded: every lot on it SOLD, in this one transaction."""
     assert payment.invoice_id is not None
     lots = await lock_lots(uow, payment.invoice_id)
-    invoice = await _lock_invoice(uow, payment.invoice_id)
+    invoice = await invoices.lock_invoice(uow, payment.invoice_id)
     await sell_lots(uow, context, invoice, lots, reason="paid")
     await invoices.record_paid(
         uow, invoice, method="stripe", reference=payment.stripe_payment_intent_id
@@ -162,7 +162,7 @@ async def invoice_ended(
     """The invoice's payment ended unpaid: the invoice ends, each lot takes the expiry policy."""
     assert payment.invoice_id is not None
     lots = await lock_lots(uow, payment.invoice_id)
-    invoice = await _lock_invoice(uow, payment.invoice_id)
+    invoice = await invoices.lock_invoice(uow, payment.invoice_id)
     if invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.ISSUED):
         status = InvoiceStatus.VOID if released else InvoiceStatus.EXPIRED
         await invoices.record_ended(uow, invoice, status, reason=payment.end_reason or "")
@@ -189,21 +189,10 @@ async def invoice_ended(
             offer_number=(offered or 0) + 1,
         )
         line = await invoices.add_line(uow, context.settings, sale=sale, lot=lot, bid=bid)
-        touched[line.invoice_id] = await _lock_invoice(uow, line.invoice_id)
+        touched[line.invoice_id] = await invoices.lock_invoice(uow, line.invoice_id)
     for invoice_id in sorted(touched):
         await issue_invoice(uow, context, sale, touched[invoice_id], offer_number=2)
 
 
 def _next_bidder(context: AppContext) -> bool:
     return context.settings.expiry_policy == "next_bidder"
-
-
-async def _lock_invoice(uow: UnitOfWork, invoice_id: int) -> Invoice:
-    invoice = await uow.session.scalar(
-        select(Invoice)
-        .where(Invoice.id == invoice_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert invoice is not None
-    return invoice

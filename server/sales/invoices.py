@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from server.auctions.lifecycle import utcnow
 from server.auctions.models import Bid, Lot
 from server.core.db import UnitOfWork
-from server.core.errors import conflict
+from server.core.errors import NotFound, conflict
 from server.sales.models import Invoice, InvoiceLine, InvoiceStatus, Sale
 from server.sales.pricing import LinePrice, Rates, Totals, price_line, totals
 from server.settings import Settings
@@ -100,6 +100,19 @@ async def add_line(
     await uow.session.flush()
     await recompute_totals(uow, invoice)
     return line
+
+
+async def lock_invoice(uow: UnitOfWork, invoice_id: int) -> Invoice:
+    """The invoice, locked and read afresh; not found if there is none."""
+    invoice = await uow.session.scalar(
+        select(Invoice)
+        .where(Invoice.id == invoice_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if invoice is None:
+        raise NotFound("Invoice not found")
+    return invoice
 
 
 async def lines_of(uow: UnitOfWork, invoice_id: int) -> list[InvoiceLine]:

@@ -23,8 +23,8 @@ from server.core.errors import NotFound, conflict
 from server.payments import refunds
 from server.payments.locking import lock_payment
 from server.payments.models import PAID, Payment, Refund
-from server.sales.desk import lock_invoice
 from server.sales.invoice_refunds import book, plan_refund, settle_invoice
+from server.sales.invoices import lock_invoice
 from server.sales.models import Invoice
 
 log = logging.getLogger(__name__)
