@@ -391,7 +391,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "get",
         "/api/seller/payments",
         "Payments for the caller's lots, newest first, read-only (seller; admins any seller's"
-        " with `seller_id`): buyers by their alias on the lot only",
+        " with `seller_id`): buyers by their alias on the lot only; a per_sale invoice's"
+        " payment is one item per lot with that lot's line; `limit` counts payments",
         payments.SellerPaymentPage,
         errors=(400, *_auth("seller")),
         auth=True,

@@ -254,9 +254,12 @@ class SellerPaymentsQuery(PaymentsQuery):
 
 
 class SellerPayment(Resource):
-    """A payment for one of the seller's lots. The buyer is only their alias on that lot."""
+    """A payment for one of the seller's lots. The buyer is only their alias on that lot.
 
-    id: int
+    A per_sale invoice's payment is one item per lot on it, each with that lot's line.
+    """
+
+    id: Annotated[int, Field(description="The payment's id (shared by an invoice's lots)")]
     lot_id: int
     lot_title: str
     sale_id: int | None

@@ -2,7 +2,9 @@
 
 A seller sees the money side of their own lots and nothing of the buyers but
 their alias on that lot, the same pseudonym the lot page shows: no id, no
-e-mail, no card. Admins see every seller's with `seller_id=`.
+e-mail, no card. Admins see every seller's with `seller_id=`. A per_sale
+invoice's payment shows as one item per lot on it, in the same shape as a
+lot's payment, with that lot's line of the invoice as its money.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, func, select
 
 from server.auctions.lifecycle import bidder_alias
 from server.auctions.models import Lot
@@ -18,29 +20,72 @@ from server.contract.payments import SellerPaymentsQuery
 from server.contract.query import parse_query
 from server.core.context import AppContext, context_of
 from server.core.http import json_response, require_identity
+from server.core.money import Breakdown
 from server.core.pagination import decode_cursor, encode_cursor
-from server.payments.models import Payment
+from server.payments.models import Payment, PaymentStatus
 from server.payments.presenters import breakdown_of
 from server.payments.views import PRIVATE
+from server.sales.models import Invoice, InvoiceLine, InvoiceStatus
+
+#: An invoice whose money was taken (by card or at the desk), refunded since or not.
+PAID_INVOICE = (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_REFUNDED, InvoiceStatus.REFUNDED)
+
+#: An item's status. A lot's payment: the payment's. A line of a per_sale invoice: the
+#: invoice's payment's until the invoice is paid (by card or at the desk), then the line's
+#: own money: SUCCEEDED, PARTIALLY_REFUNDED or REFUNDED by what was given back for that lot.
+item_status: ColumnElement[str] = case(
+    (
+        Invoice.status.in_(PAID_INVOICE),
+        case(
+            (InvoiceLine.refunded_amount == 0, PaymentStatus.SUCCEEDED.value),
+            (
+                InvoiceLine.refunded_amount
+                < InvoiceLine.hammer + InvoiceLine.premium + InvoiceLine.tax,
+                PaymentStatus.PARTIALLY_REFUNDED.value,
+            ),
+            else_=PaymentStatus.REFUNDED.value,
+        ),
+    ),
+    else_=Payment.status,
+).label("item_status")
+
+#: The lot an item is about: the payment's own, or the invoice line's.
+item_lot_id: ColumnElement[int] = func.coalesce(Payment.lot_id, InvoiceLine.lot_id)
 
 
-def seller_payment_view(context: AppContext, payment: Payment, lot: Lot) -> dict[str, Any]:
+def seller_payment_view(
+    context: AppContext,
+    payment: Payment,
+    lot: Lot,
+    line: InvoiceLine | None = None,
+    invoice: Invoice | None = None,
+    status: str | None = None,
+) -> dict[str, Any]:
+    """One item: a lot's payment, or one line (this lot) of an invoice's payment."""
+    if line is None:
+        amount, breakdown = payment.amount, breakdown_of(payment)
+        refunded, paid_at = payment.refunded_amount, payment.paid_at
+    else:
+        assert invoice is not None
+        amount, refunded, paid_at = line.total, line.refunded_amount, invoice.paid_at
+        parts = Breakdown(hammer=line.hammer, premium=line.premium, total=line.total)
+        breakdown = {**parts.as_dict(), "tax": line.tax}
     return {
         "id": payment.id,
-        "lot_id": payment.lot_id,
+        "lot_id": lot.id,
         "lot_title": lot.title,
         "sale_id": lot.sale_id,
         "lot_number": lot.lot_number,
         "buyer": bidder_alias(context, lot.id, payment.buyer_id),
         "offer_number": payment.offer_number,
-        "status": payment.status,
-        "amount": payment.amount,
+        "status": status or payment.status,
+        "amount": amount,
         "currency": payment.currency,
-        "breakdown": breakdown_of(payment),
-        "refunded_amount": payment.refunded_amount,
+        "breakdown": breakdown,
+        "refunded_amount": refunded,
         "disputed": payment.disputed,
         "expires_at": payment.expires_at,
-        "paid_at": payment.paid_at,
+        "paid_at": paid_at,
         "created_at": payment.created_at,
     }
 
@@ -48,32 +93,47 @@ def seller_payment_view(context: AppContext, payment: Payment, lot: Lot) -> dict
 async def seller_payments(request: web.Request) -> web.Response:
     """`?status=&lot_id=&limit=&cursor=` (and `seller_id=` for admins), newest first.
 
-    Lots' own payments; a per_sale invoice's payment (no lot) is read on the invoice.
+    A lot's payment is one item. A per_sale invoice's payment is one item per lot
+    on it (the invoice's lots are all the sale's seller's), in line order, with
+    that line's money; `limit` counts payments, so an invoice is never split
+    across pages, and the cursor is still the last payment's id.
     """
     caller = require_identity(request, "seller", "admin")
     query = parse_query(SellerPaymentsQuery, request.query)
     seller_id = query.seller_id if caller.is_admin and query.seller_id else caller.sub
-    statement = (
-        select(Payment, Lot)
-        .join(Lot, Lot.id == Payment.lot_id)
+    items = (
+        select(Payment, Lot, InvoiceLine, Invoice, item_status)
+        .outerjoin(InvoiceLine, InvoiceLine.invoice_id == Payment.invoice_id)
+        .outerjoin(Invoice, Invoice.id == Payment.invoice_id)
+        .join(Lot, Lot.id == item_lot_id)
         .where(Payment.seller_id == seller_id)
-        .order_by(Payment.id.desc())
-        .limit(query.limit + 1)
     )
     if query.status is not None:
-        statement = statement.where(Payment.status == query.status)
+        items = items.where(item_status == query.status)
     if query.lot_id is not None:
-        statement = statement.where(Payment.lot_id == query.lot_id)
+        items = items.where(item_lot_id == query.lot_id)
     before_id = decode_cursor(query.cursor)
     if before_id is not None:
-        statement = statement.where(Payment.id < before_id)
+        items = items.where(Payment.id < before_id)
+    found = items.with_only_columns(Payment.id).distinct().subquery()
+    page = select(found.c.id).order_by(found.c.id.desc()).limit(query.limit + 1)
     context = context_of(request)
     async with context.db.unit_of_work() as uow:
-        rows = (await uow.session.execute(statement)).all()
-        items = [seller_payment_view(context, payment, lot) for payment, lot in rows[: query.limit]]
-    more = len(rows) > query.limit
-    cursor = encode_cursor(rows[query.limit - 1][0].id) if more else None
-    response = json_response({"items": items, "next_cursor": cursor})
+        ids = list((await uow.session.scalars(page)).all())
+        shown = ids[: query.limit]
+        rows = (
+            await uow.session.execute(
+                items.where(Payment.id.in_(shown)).order_by(
+                    Payment.id.desc(), InvoiceLine.id.nulls_first()
+                )
+            )
+        ).all()
+        listed = [
+            seller_payment_view(context, payment, lot, line, invoice, status)
+            for payment, lot, line, invoice, status in rows
+        ]
+    cursor = encode_cursor(shown[-1]) if len(ids) > query.limit else None
+    response = json_response({"items": listed, "next_cursor": cursor})
     response.headers.update(PRIVATE)
     return response
 
