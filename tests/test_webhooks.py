@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from server.auctions.models import Lot
 from server.payments.models import Payment, PaymentAttempt, StripeEvent
-from tests.conftest import WEBHOOK_SECRET
+from tests.conftest import METRICS_AUTH, WEBHOOK_SECRET
 from tests.support.factories import bid, create_lot
 from tests.support.stripe import deliver, event, intent_object, sign
 
@@ -98,6 +98,32 @@ async def test_events_about_objects_we_did_not_create_are_recorded_as_ignored(se
     ]
 
 
+async def test_an_ignored_event_delivered_again_is_stored_and_counted_once(server, db):
+    """Events that change nothing are stored without a transaction: still once each."""
+    foreign = event(
+        "payment_intent.succeeded",
+        intent_object(intent_id="pi_foreign", status="succeeded", amount=100, currency="usd"),
+    )
+    unhandled = event("customer.created", {"id": "cus_1"})
+    results = await asyncio.gather(
+        *(deliver(server, e, secret=WEBHOOK_SECRET) for e in [foreign] * 8 + [unhandled] * 4)
+    )
+    assert all(status == 200 for status, _ in results)
+    outcomes = [answer["outcome"] for _, answer in results]
+    assert sorted(outcomes[:8]) == ["duplicate"] * 7 + ["ignored"]
+    assert sorted(outcomes[8:]) == ["duplicate"] * 3 + ["ignored"]
+    async with db.sessions() as session:
+        stored = (await session.scalars(select(StripeEvent).order_by(StripeEvent.type))).all()
+    assert [(e.id, e.type, e.outcome, e.object_id, e.payment_id) for e in stored] == [
+        (unhandled["id"], "customer.created", "ignored", "cus_1", None),
+        (foreign["id"], "payment_intent.succeeded", "ignored", "pi_foreign", None),
+    ]
+    assert stored[1].payload == foreign
+    assert stored[1].stripe_created is not None
+    _status, metrics = await server.request("GET", "/metrics", headers=METRICS_AUTH)
+    assert 'auction_webhook_unmatched_total{reason="unknown_intent"} 1.0' in metrics
+
+
 async def test_concurrent_duplicates_have_one_effect(server, db):
     _, alice, info = await _awaiting_payment(server)
     failed = event(
@@ -147,6 +173,23 @@ async def test_processing_then_success_in_either_order(server, db):
                 secret=WEBHOOK_SECRET,
             )
         )[0] == 200
+    async with db.sessions() as session:
+        assert (await session.get(Payment, info["payment_id"])).status == "SUCCEEDED"
+
+
+async def test_a_payments_intent_is_ours_without_its_intent_record(server, db):
+    """The payment's own intent id decides, even with no `payment_intents` row for it
+    (rows before that table's backfill, or a row written by hand)."""
+    _, _, info = await _awaiting_payment(server)
+    success = event("payment_intent.succeeded", _intent(info, "succeeded"))
+    async with db.sessions() as session:
+        await session.execute(
+            text("DELETE FROM payment_intents WHERE id = :id"),
+            {"id": success["data"]["object"]["id"]},
+        )
+        await session.commit()
+    status, answer = await deliver(server, success, secret=WEBHOOK_SECRET)
+    assert (status, answer["outcome"]) == (200, "applied")
     async with db.sessions() as session:
         assert (await session.get(Payment, info["payment_id"])).status == "SUCCEEDED"
 

@@ -11,6 +11,11 @@ Events are matched to payments by the intent's id only: metadata is written
 by anyone with access to the Stripe account (other integrations too), so it
 never decides which payment an event pays. An event about an intent we did
 not create is recorded as ignored and counted (`auction_webhook_unmatched`).
+
+Most events change nothing here (other integrations' intents, types we do not
+handle): those are stored as ignored in one statement on an autocommit
+connection (`_STORE_IF_NOT_OURS`, `_STORE_IGNORED`), with no transaction and
+no row lock; only an event about one of our intents opens the transaction.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from typing import Any
 
 import stripe
 from aiohttp import web
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, String, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from server.cards import webhooks as card_webhooks
 from server.contract.base import parse
@@ -47,6 +52,42 @@ log = logging.getLogger(__name__)
 TOLERANCE_SECONDS = 300
 #: `\u0000` in a JSON text (an escape, not an escaped backslash followed by `u0000`).
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+_STORED_COLUMNS = (
+    bindparam("id", type_=String),
+    bindparam("type", type_=String),
+    bindparam("object_id", type_=String),
+    bindparam("stripe_created", type_=DateTime(timezone=True)),
+    bindparam("payload", type_=JSONB),
+)
+#: An intent event about an intent that is neither a payment's nor one we created and
+#: replaced: stored as ignored. One statement (one snapshot), so it cannot miss an
+#: intent the transactional path would find; it answers (ours, stored).
+_STORE_IF_NOT_OURS = text(
+    """
+    WITH ours AS (
+        SELECT EXISTS (SELECT 1 FROM payments WHERE stripe_payment_intent_id = :object_id)
+            OR EXISTS (SELECT 1 FROM payment_intents WHERE id = :object_id) AS ours
+    ), stored AS (
+        INSERT INTO stripe_events (id, type, outcome, object_id, stripe_created, payload)
+        SELECT :id, :type, 'ignored', :object_id,
+               CAST(:stripe_created AS timestamptz), CAST(:payload AS jsonb)
+        FROM ours WHERE NOT ours.ours
+        ON CONFLICT (id) DO NOTHING
+        RETURNING 1
+    )
+    SELECT ours.ours, EXISTS (SELECT 1 FROM stored) FROM ours
+    """
+).bindparams(*_STORED_COLUMNS)
+#: An event of a type no handler reads: stored as ignored; a row back means it was new.
+_STORE_IGNORED = text(
+    """
+    INSERT INTO stripe_events (id, type, outcome, object_id, stripe_created, payload)
+    VALUES (:id, :type, 'ignored', :object_id, :stripe_created, :payload)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING 1
+    """
+).bindparams(*_STORED_COLUMNS)
 
 EventHandler = Callable[
     [UnitOfWork, AppContext, dict[str, Any], str], Awaitable[tuple[str, int | None]]
@@ -105,38 +146,52 @@ async def receive(request: web.Request) -> web.Response:
 async def apply_event(context: AppContext, event: dict[str, Any]) -> str:
     """Record the event once and apply it. Returns applied | ignored | duplicate | ...."""
     obj = event["data"]["object"]
-    created = event.get("created")
+    row = {
+        "id": event["id"],
+        "type": event["type"],
+        "object_id": obj.get("id") if isinstance(obj.get("id"), str) else None,
+        "stripe_created": _created_at(event.get("created")),
+        "payload": _without_client_secret(event),
+    }
+    handler = HANDLERS.get(event["type"])
+    if handler is None:
+        async with context.db.autocommit() as session:
+            stored = await session.scalar(_STORE_IGNORED, row) is not None
+        return "ignored" if stored else "duplicate"
+    if event["type"] in INTENT_EVENTS:
+        async with context.db.autocommit() as session:
+            ours, stored = (await session.execute(_STORE_IF_NOT_OURS, row)).one()
+        if not ours:
+            if stored:
+                with bind(payment_id=_claimed(obj)):
+                    _unmatched(context, obj, "unknown_intent")
+            return "ignored" if stored else "duplicate"
     async with context.db.unit_of_work() as uow:
         inserted = await uow.session.scalar(
             insert(StripeEvent)
-            .values(
-                id=event["id"],
-                type=event["type"],
-                outcome="pending",
-                object_id=obj.get("id") if isinstance(obj.get("id"), str) else None,
-                stripe_created=_created_at(created),
-                payload=_without_client_secret(event),
-            )
+            .values(outcome="pending", **row)
             .on_conflict_do_nothing(index_elements=[StripeEvent.id])
             .returning(StripeEvent.id)
         )
         if inserted is None:
             return "duplicate"
-        handler = HANDLERS.get(event["type"])
-        outcome, payment_id = ("ignored", None)
-        if handler is not None:
-            # Signed by Stripe, so the metadata is ours; handlers bind the payment they lock.
-            metadata = obj.get("metadata")
-            claimed = metadata.get("payment_id") if isinstance(metadata, dict) else None
-            with bind(payment_id=claimed if isinstance(claimed, str) else None):
-                outcome, payment_id = await handler(uow, context, obj, event["id"])
-                log.info("stripe event %s: %s", event["type"], outcome)
+        # Signed by Stripe, so the metadata is ours; handlers bind the payment they lock.
+        with bind(payment_id=_claimed(obj)):
+            outcome, payment_id = await handler(uow, context, obj, event["id"])
+            log.info("stripe event %s: %s", event["type"], outcome)
         await uow.session.execute(
             update(StripeEvent)
             .where(StripeEvent.id == event["id"])
             .values(outcome=outcome, payment_id=payment_id)
         )
     return outcome
+
+
+def _claimed(obj: dict[str, Any]) -> str | None:
+    """The payment the object's metadata names (for logs only: it decides nothing)."""
+    metadata = obj.get("metadata")
+    claimed = metadata.get("payment_id") if isinstance(metadata, dict) else None
+    return claimed if isinstance(claimed, str) else None
 
 
 async def _expand_card(context: AppContext, event: dict[str, Any]) -> None:
@@ -253,12 +308,15 @@ async def _refund_replaced_intent(
 
 #: Each intent event names the status it reports; `intent_states` says what that status does.
 #: (`payment_intent.canceled` is our own cancel at the window's end, or someone else's.)
+INTENT_EVENTS: dict[str, str] = {
+    "payment_intent.succeeded": "succeeded",
+    "payment_intent.payment_failed": "requires_payment_method",
+    "payment_intent.requires_action": "requires_action",
+    "payment_intent.processing": "processing",
+    "payment_intent.canceled": "canceled",
+}
 HANDLERS: dict[str, EventHandler] = {
-    "payment_intent.succeeded": on_intent_event("succeeded"),
-    "payment_intent.payment_failed": on_intent_event("requires_payment_method"),
-    "payment_intent.requires_action": on_intent_event("requires_action"),
-    "payment_intent.processing": on_intent_event("processing"),
-    "payment_intent.canceled": on_intent_event("canceled"),
+    **{event_type: on_intent_event(status) for event_type, status in INTENT_EVENTS.items()},
     # The payment records it; an invoice's payment also books it to the invoice's lines.
     "charge.refunded": refunding.on_charge_refunded,
     "charge.dispute.created": refunds.on_dispute_created,
