@@ -8,7 +8,8 @@ the memory per connection (measured with tracemalloc; docs/BENCHMARKS.md).
 Here, without forking engine.io:
 
 - `PacketQueue` replaces the queue (`create_queue`): lists, created empty;
-- pings are timers (`loop.call_later`), not a sleeping task per socket;
+- pings and ping timeouts run on shared timers (`server.realtime.heartbeat`),
+  not a sleeping task per socket and a `wait_for` per socket visited;
 - `serve_websocket` runs a socket that opened as a websocket: it reads in the
   request's own task, under one deadline that is only rearmed when it
   expires, and queued packets (acks, pings, private events) are written
@@ -16,7 +17,7 @@ Here, without forking engine.io:
   writer task that exists only while there is a backlog.
 
 Sockets that start on long-polling keep engine.io's own loop (with the lean
-queue and timer pings), upgrade included.
+queue and the shared ping timers), upgrade included.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,8 @@ import socketio
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
+
+from server.realtime.heartbeat import PingWheel, watch_sockets
 
 log = logging.getLogger(__name__)
 
@@ -201,24 +203,23 @@ class LeanWriter:
             direct.writer = None
 
 
-def _ping(socket: AsyncSocket) -> None:
-    """What engine.io's `_send_ping` task does after its sleep, from a timer."""
-    if socket.closing or socket.closed:
-        return
-    socket.last_ping = time.time()
-    socket.queue.put_nowait(eio_packet.Packet(eio_packet.PING))
-
-
 class LeanEngineIO(engineio.AsyncServer):  # type: ignore[misc]
-    """engine.io's server with the lean queue and pings on timers."""
+    """engine.io's server with the lean queue, and pings and ping timeouts on shared timers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ping_wheel = PingWheel()
 
     def create_queue(self, *args: Any, **kwargs: Any) -> PacketQueue:
         return PacketQueue()
 
     def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
-        if getattr(target, "__func__", None) is AsyncSocket._send_ping:
-            loop = asyncio.get_running_loop()
-            return loop.call_later(self.ping_interval, _ping, target.__self__)
+        job = getattr(target, "__func__", None)
+        if job is AsyncSocket._send_ping:
+            self.ping_wheel.ping_later(target.__self__, self.ping_interval)
+            return None  # engine.io keeps nothing of a ping's task
+        if job is engineio.AsyncServer._service_task:
+            return asyncio.ensure_future(watch_sockets(self))
         return super().start_background_task(target, *args, **kwargs)
 
 
