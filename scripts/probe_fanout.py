@@ -20,9 +20,6 @@ Not a test and no assertions: the figures depend on the machine's load (print
 `uptime` with them); docs/BENCHMARKS.md records before/after pairs.
 """
 
-# A benchmark driver: it runs fixed local commands, and blocking in its own loop is fine.
-# ruff: noqa: T201
-
 from __future__ import annotations
 
 import argparse
