@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field
 from server.contract.base import NO_NUL, NOT_BLANK, STRIPPED, Amount, Contract, Id, Resource
 from server.contract.common import Cursor
 from server.contract.lots import MONEY, CurrencyCode
+from server.contract.payments import Attention
 from server.contract.query import Query
 from server.contract.statuses import InvoiceStatus
 
@@ -60,6 +61,13 @@ class InvoicePayment(Resource):
         int | None,
         Field(description="The payment holding the invoice's PaymentIntent (null before issue)"),
     ]
+    payable_by_card: Annotated[
+        bool,
+        Field(
+            description="False when the total is more than Stripe takes in one card payment"
+            " in the currency: the buyer pays by bank transfer and the desk marks it paid"
+        ),
+    ]
     method: Annotated[
         str | None,
         Field(description="`stripe`, or taken at the desk: cash, bank_transfer, other"),
@@ -83,6 +91,13 @@ class Invoice(Resource):
     tax_rate_bps: Annotated[int, Field(description="TAX_RATE_BPS when the invoice was opened")]
     tax_on: Annotated[str, Field(description="premium, hammer or both")]
     payment: InvoicePayment
+    attention: Annotated[
+        Attention | None,
+        Field(
+            description="Admins: what the desk must do about the invoice's payment (its"
+            " `attention`, e.g. `invoice_over_card_limit`); null otherwise and for buyers"
+        ),
+    ] = None
     issued_at: datetime | None
     end_reason: Annotated[str | None, Field(description="Why it ended unpaid (EXPIRED, VOID)")]
     created_at: datetime

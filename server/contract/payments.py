@@ -123,11 +123,14 @@ class Card(Resource):
 
 
 class Attention(Resource):
-    """Why an admin has to look: Stripe permanently refused something the payment needs."""
+    """Why an admin has to look: Stripe refused (or would refuse) something the payment needs."""
 
     code: Annotated[
         str,
-        Field(description="`intent_creation_refused`, `intent_cancel_refused` or `refund_refused`"),
+        Field(
+            description="`intent_creation_refused`, `intent_cancel_refused`, `refund_refused`,"
+            " or `invoice_over_card_limit` (an invoice too large for one card payment)"
+        ),
     ]
     message: str
     since: datetime

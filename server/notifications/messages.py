@@ -152,6 +152,36 @@ def payment_action_needed(
     return EmailContent(subject, body + _FOOTER)
 
 
+def invoice_by_bank_transfer(
+    *,
+    title: str,
+    currency: str,
+    hammer: int,
+    premium: int,
+    tax: int,
+    total: int,
+    card_limit: int | None,
+) -> EmailContent:
+    """To a buyer whose invoice is more than one card payment can be: pay by bank transfer.
+
+    `card_limit`: the largest card payment in the currency, when that is why (else
+    the payment provider refused the amount as too large).
+    """
+    _check_total(hammer, premium, total, tax)
+    name = _title(title)
+    limit = f" (at most {format_amount(card_limit, currency)})" if card_limit is not None else ""
+    body = (
+        f'Your invoice for "{name}" is ready.\n\n'
+        f"{_breakdown(currency, hammer, premium, total, total_label='Total due', tax=tax)}\n\n"
+        f"This total is more than can be paid by card in one payment{limit}, so please "
+        "pay it by bank transfer. The auction house will contact you with its bank details "
+        "and the reference to quote. Your lots are held for you until the money arrives; "
+        "no card payment is needed."
+    )
+    subject = f'Invoice for "{name}": {format_amount(total, currency)}, by bank transfer'
+    return EmailContent(subject, body + _FOOTER)
+
+
 def payment_expired(*, lot_title: str, reason: str) -> EmailContent:
     """To the buyer whose payment window closed without a payment.
 

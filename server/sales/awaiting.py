@@ -15,6 +15,7 @@ from server.auctions import lifecycle
 from server.core.context import AppContext
 from server.core.errors import AppError, Unavailable, conflict
 from server.payments.models import Payment, PaymentStatus
+from server.sales import card_limit
 from server.sales.intents import create_intent
 from server.sales.models import Invoice, InvoiceLine
 from server.sales.payment_required import payment_required_info
@@ -74,6 +75,8 @@ async def payment_for_lot(context: AppContext, buyer_id: str, lot_id: int) -> di
 def _not_ready(payment: Payment) -> AppError:
     """Why a CREATING payment has no intent yet: being created, waiting to retry, or stuck."""
     now = lifecycle.utcnow()
+    if card_limit.held_for_desk(payment):
+        return card_limit.buyer_answer(payment)
     if payment.next_retry_at is None:
         return Unavailable(
             "The payment provider refused to prepare this payment; the auction house has been "

@@ -19,6 +19,7 @@ from server.core.errors import AppError, conflict
 from server.payments import backoff
 from server.payments.locking import lock_payment
 from server.payments.models import AWAITING, Payment, PaymentStatus
+from server.sales import card_limit
 from server.sales.cancellation import (
     StripeAnswer,
     after_cancel_attempt,
@@ -140,6 +141,10 @@ async def _settle_at_desk(
     if payment is not None:
         payment.status = PaymentStatus.CANCELED
         payment.end_reason = "paid_at_desk"
+        # An intent Stripe would not make (too large, refused) no longer needs an admin.
+        backoff.clear_attention(
+            payment, backoff.ATTENTION_CODES["create"], card_limit.ATTENTION_CODE
+        )
         forget_expiry_after_commit(uow, context, payment.id)
         if answer is not None:
             after_cancel_attempt(context, payment, answer)

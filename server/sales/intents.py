@@ -28,7 +28,7 @@ from server.payments import backoff
 from server.payments.gateway import StripeRejected, StripeUnavailable
 from server.payments.locking import lock_payment
 from server.payments.models import Payment, PaymentIntentRecord, PaymentStatus
-from server.sales import auto_charge
+from server.sales import auto_charge, card_limit
 from server.sales.emails import email_payment_required
 from server.sales.payment_required import payment_required_info
 from server.sales.schedule import schedule_expiry_after_commit
@@ -64,7 +64,8 @@ async def create_intent(context: AppContext, payment_id: int, *, for_buyer: bool
     repeated request return the same intent at Stripe. Sweeps wait for the
     backoff step (`next_retry_at`); a buyer asking explicitly may go before it.
     A payment Stripe refused permanently waits for an admin (`next_retry_at`
-    null). True once the window is open.
+    null), and so does an invoice too large for one card payment, which Stripe
+    is not asked about (`card_limit`). True once the window is open.
     """
     async with context.db.unit_of_work() as uow:
         payment = await lock_payment(uow, payment_id, skip_locked=True)
@@ -76,6 +77,9 @@ async def create_intent(context: AppContext, payment_id: int, *, for_buyer: bool
         if payment.next_retry_at is None:
             return False  # refused for good: an admin retries or releases it
         if payment.next_retry_at > now and not for_buyer:
+            return False
+        if card_limit.over_card_limit(payment):
+            await card_limit.hold_for_desk(uow, context, payment, now)
             return False
         payment.create_tries += 1
         lease_end = now + timedelta(seconds=context.settings.stripe_create_lease_seconds)
@@ -126,6 +130,10 @@ async def _creation_failed(
             return
         now = lifecycle.utcnow()
         payment.stripe_lease_until = None
+        if isinstance(error, StripeRejected) and card_limit.refused_as_too_large(payment, error):
+            payment.last_stripe_error = error.message
+            await card_limit.hold_for_desk(uow, context, payment, now)
+            return
         backoff.note_stripe_error(context, payment, "create", error, now)
         if isinstance(error, StripeRejected):
             payment.next_retry_at = None  # until an admin retries or releases it

@@ -88,6 +88,8 @@ def invoice_html(invoice: dict[str, Any]) -> str:
     ]
     if method:
         details.append(("Paid with", escape(METHODS.get(method, str(method).title()))))
+    elif invoice["status"] == "ISSUED" and not payment["payable_by_card"]:
+        details.append(("To pay", "By bank transfer: the total is more than one card payment"))
     if payment["reference"]:
         details.append(("Reference", escape(str(payment["reference"]))))
     if payment["receipt_number"]:

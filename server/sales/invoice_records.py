@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.auctions.models import Lot
 from server.core.auth import Identity
 from server.core.context import AppContext
+from server.core.currencies import CURRENCIES
 from server.core.errors import NotFound
 from server.payments.models import Payment
 from server.sales.models import Invoice, InvoiceLine, Sale
@@ -46,8 +47,11 @@ def invoice_view(
     invoice: Invoice,
     sale_title: str,
     lines: list[tuple[InvoiceLine, Lot]],
-    payment_id: int | None = None,
+    payment: Payment | None = None,
+    *,
+    for_admin: bool = False,
 ) -> dict[str, Any]:
+    """The invoice; `attention` (its payment's: what the desk must do) for admins only."""
     return {
         "id": invoice.id,
         "sale_id": invoice.sale_id,
@@ -66,19 +70,23 @@ def invoice_view(
         "tax_rate_bps": invoice.tax_rate_bps,
         "tax_on": invoice.tax_on,
         "payment": {
-            "payment_id": payment_id,
+            "payment_id": payment.id if payment is not None else None,
+            "payable_by_card": invoice.total <= CURRENCIES[invoice.currency].maximum,
             "method": invoice.paid_method,
             "reference": invoice.paid_reference,
             "paid_at": invoice.paid_at,
             "receipt_number": invoice.receipt_number,
         },
+        "attention": payment.attention if for_admin and payment is not None else None,
         "issued_at": invoice.issued_at,
         "end_reason": invoice.end_reason,
         "created_at": invoice.created_at,
     }
 
 
-async def _views(session: AsyncSession, invoices: list[Invoice]) -> list[dict[str, Any]]:
+async def _views(
+    session: AsyncSession, invoices: list[Invoice], *, for_admin: bool
+) -> list[dict[str, Any]]:
     if not invoices:
         return []
     ids = [invoice.id for invoice in invoices]
@@ -97,18 +105,20 @@ async def _views(session: AsyncSession, invoices: list[Invoice]) -> list[dict[st
     found = await session.execute(select(Sale.id, Sale.title).where(Sale.id.in_(sale_ids)))
     titles: dict[int, str] = {sale_id: title for sale_id, title in found}
     # The invoice's card payment: the latest made for it (one, unless re-issued).
-    paid_with = dict(
-        (
-            await session.execute(
-                select(Payment.invoice_id, func.max(Payment.id))
-                .where(Payment.invoice_id.in_(ids))
-                .group_by(Payment.invoice_id)
-            )
-        ).all()
+    latest = (
+        select(func.max(Payment.id)).where(Payment.invoice_id.in_(ids)).group_by(Payment.invoice_id)
     )
+    paid_with = {
+        payment.invoice_id: payment
+        for payment in await session.scalars(select(Payment).where(Payment.id.in_(latest)))
+    }
     return [
         invoice_view(
-            invoice, titles[invoice.sale_id], by_invoice[invoice.id], paid_with.get(invoice.id)
+            invoice,
+            titles[invoice.sale_id],
+            by_invoice[invoice.id],
+            paid_with.get(invoice.id),
+            for_admin=for_admin,
         )
         for invoice in invoices
     ]
@@ -120,11 +130,16 @@ async def invoice_for(context: AppContext, invoice_id: int, viewer: Identity) ->
         invoice = await uow.session.get(Invoice, invoice_id)
         if invoice is None or not (viewer.is_admin or invoice.buyer_id == viewer.sub):
             raise NotFound("Invoice not found")
-        return (await _views(uow.session, [invoice]))[0]
+        return (await _views(uow.session, [invoice], for_admin=viewer.is_admin))[0]
 
 
 async def list_invoices(
-    context: AppContext, where: InvoiceFilter, *, limit: int, before_id: int | None
+    context: AppContext,
+    where: InvoiceFilter,
+    *,
+    limit: int,
+    before_id: int | None,
+    for_admin: bool = False,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Newest first; a page of invoices and the id the next page starts below."""
     query = select(Invoice).order_by(Invoice.id.desc()).limit(limit + 1)
@@ -138,6 +153,6 @@ async def list_invoices(
         query = query.where(Invoice.id < before_id)
     async with context.db.unit_of_work() as uow:
         invoices = list((await uow.session.scalars(query)).all())
-        items = await _views(uow.session, invoices[:limit])
+        items = await _views(uow.session, invoices[:limit], for_admin=for_admin)
     next_id = invoices[limit - 1].id if len(invoices) > limit else None
     return items, next_id

@@ -14,6 +14,7 @@ from server.core.errors import NotFound, conflict
 from server.payments import backoff
 from server.payments.locking import lock_payment
 from server.payments.models import AWAITING, Payment, PaymentStatus
+from server.sales import card_limit
 from server.sales.cancellation import after_cancel_attempt, cancel_at_stripe, cancel_key
 from server.sales.expiry import end_payment
 from server.sales.intent_states import Source, Transition, apply_intent
@@ -46,7 +47,9 @@ async def release_payment(
         if payment.stripe_payment_intent_id is None:
             # CREATING: nothing to cancel (a creation in flight discards its intent), and a
             # refused creation is settled by the release: it no longer needs an admin.
-            backoff.clear_attention(payment, backoff.ATTENTION_CODES["create"])
+            backoff.clear_attention(
+                payment, backoff.ATTENTION_CODES["create"], card_limit.ATTENTION_CODE
+            )
             await end_payment(
                 uow, context, payment, status=PaymentStatus.CANCELED, reason=reason, strike=False
             )

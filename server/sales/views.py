@@ -94,14 +94,22 @@ async def admin_invoices(request: web.Request) -> web.Response:
     where = invoice_records.InvoiceFilter(
         buyer_id=query.buyer, sale_id=query.sale_id, status=query.status
     )
-    return await _invoice_page(request, where, query)
+    return await _invoice_page(request, where, query, for_admin=True)
 
 
 async def _invoice_page(
-    request: web.Request, where: invoice_records.InvoiceFilter, query: InvoicesQuery
+    request: web.Request,
+    where: invoice_records.InvoiceFilter,
+    query: InvoicesQuery,
+    *,
+    for_admin: bool = False,
 ) -> web.Response:
     items, next_id = await invoice_records.list_invoices(
-        context_of(request), where, limit=query.limit, before_id=decode_cursor(query.cursor)
+        context_of(request),
+        where,
+        limit=query.limit,
+        before_id=decode_cursor(query.cursor),
+        for_admin=for_admin,
     )
     cursor = encode_cursor(next_id) if next_id is not None else None
     return _private(json_response({"items": items, "next_cursor": cursor}))

@@ -64,6 +64,12 @@ export function bidStanding(lot, leading, myAlias = null) {
 /** An invoice's status in words. */
 export function invoiceState(invoice) {
   const money = (amount) => formatMoney(amount, invoice.currency);
+  if (invoice.status === "ISSUED" && invoice.payment && invoice.payment.payable_by_card === false) {
+    return [
+      "Too large to pay by card in one payment: please pay by bank transfer (the auction house will send its bank details)",
+      "warn",
+    ];
+  }
   return (
     {
       OPEN: ["Collecting your lots while the sale runs", "warn"],

@@ -94,6 +94,9 @@ export class Invoices {
         ".",
       ),
     );
+    if (invoice.attention) {
+      item.append(h("p", { role: "note" }, h("strong", { text: "For the desk: " }), invoice.attention.message));
+    }
     if (PAYABLE.has(invoice.status)) item.append(this.markPaidForm(invoice, headingId));
     if (REFUNDABLE.has(invoice.status)) item.append(...this.refundControls(invoice, headingId));
     return item;
