@@ -89,6 +89,14 @@ _STORE_IGNORED = text(
     """
 ).bindparams(*_STORED_COLUMNS)
 
+#: A success worth fetching the card of: an event not stored yet, about a payment's intent.
+_NEW_AND_OURS = text(
+    """
+    SELECT NOT EXISTS (SELECT 1 FROM stripe_events WHERE id = :event_id)
+       AND EXISTS (SELECT 1 FROM payments WHERE stripe_payment_intent_id = :intent_id)
+    """
+).bindparams(bindparam("event_id", type_=String), bindparam("intent_id", type_=String))
+
 EventHandler = Callable[
     [UnitOfWork, AppContext, dict[str, Any], str], Awaitable[tuple[str, int | None]]
 ]
@@ -201,12 +209,11 @@ async def _expand_card(context: AppContext, event: dict[str, Any]) -> None:
         intent.get("latest_charge"), str
     ):
         return
-    async with context.db.unit_of_work() as uow:
-        seen = await uow.session.get(StripeEvent, event["id"])
-        ours = await uow.session.scalar(
-            select(Payment.id).where(Payment.stripe_payment_intent_id == intent.get("id"))
+    async with context.db.autocommit() as session:
+        new_and_ours = await session.scalar(
+            _NEW_AND_OURS, {"event_id": event["id"], "intent_id": intent.get("id")}
         )
-    if seen is None and ours is not None:
+    if new_and_ours:
         await expand_latest_charge(context, intent)
 
 
