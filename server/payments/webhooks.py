@@ -28,8 +28,8 @@ from typing import Any
 
 import stripe
 from aiohttp import web
-from sqlalchemy import DateTime, String, bindparam, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import DateTime, String, bindparam, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 
 from server.cards import webhooks as card_webhooks
 from server.contract.base import parse
@@ -42,8 +42,7 @@ from server.core.http import json_response
 from server.core.logging import bind
 from server.payments import refunds
 from server.payments.cards import expand_latest_charge
-from server.payments.locking import lock_payment
-from server.payments.models import Payment, PaymentIntentRecord, StripeEvent
+from server.payments.models import Payment, PaymentIntentRecord
 from server.sales import refunding
 from server.sales.intent_states import Source, apply_intent
 
@@ -89,6 +88,19 @@ _STORE_IGNORED = text(
     """
 ).bindparams(*_STORED_COLUMNS)
 
+#: An event a handler reads, claimed in its transaction: a concurrent redelivery waits on
+#: the row's key until that transaction ends, then finds it (no row back: a duplicate).
+_STORE_PENDING = text(
+    """
+    INSERT INTO stripe_events (id, type, outcome, object_id, stripe_created, payload)
+    VALUES (:id, :type, 'pending', :object_id, :stripe_created, :payload)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING 1
+    """
+).bindparams(*_STORED_COLUMNS)
+_SET_OUTCOME = text(
+    "UPDATE stripe_events SET outcome = :outcome, payment_id = :payment_id WHERE id = :id"
+).bindparams(bindparam("id", type_=String), bindparam("outcome", type_=String))
 #: A success worth fetching the card of: an event not stored yet, about a payment's intent.
 _NEW_AND_OURS = text(
     """
@@ -175,22 +187,14 @@ async def apply_event(context: AppContext, event: dict[str, Any]) -> str:
                     _unmatched(context, obj, "unknown_intent")
             return "ignored" if stored else "duplicate"
     async with context.db.unit_of_work() as uow:
-        inserted = await uow.session.scalar(
-            insert(StripeEvent)
-            .values(outcome="pending", **row)
-            .on_conflict_do_nothing(index_elements=[StripeEvent.id])
-            .returning(StripeEvent.id)
-        )
-        if inserted is None:
+        if await uow.session.scalar(_STORE_PENDING, row) is None:
             return "duplicate"
         # Signed by Stripe, so the metadata is ours; handlers bind the payment they lock.
         with bind(payment_id=_claimed(obj)):
             outcome, payment_id = await handler(uow, context, obj, event["id"])
             log.info("stripe event %s: %s", event["type"], outcome)
         await uow.session.execute(
-            update(StripeEvent)
-            .where(StripeEvent.id == event["id"])
-            .values(outcome=outcome, payment_id=payment_id)
+            _SET_OUTCOME, {"id": event["id"], "outcome": outcome, "payment_id": payment_id}
         )
     return outcome
 
@@ -241,19 +245,21 @@ async def _payment_for_intent(
     intent_id = intent.get("id")
     found = None
     if isinstance(intent_id, str):
+        # Found and locked in one statement; a payment whose intent was replaced while
+        # we waited for its lock no longer matches (PostgreSQL re-reads the locked row).
         found = await uow.session.scalar(
-            select(Payment.id).where(Payment.stripe_payment_intent_id == intent_id)
+            select(Payment).where(Payment.stripe_payment_intent_id == intent_id).with_for_update()
         )
     if found is None:
         replaced = await _replaced(uow, intent) is not None
         _unmatched(context, intent, "replaced_intent" if replaced else "unknown_intent")
         return None
     claimed = (intent.get("metadata") or {}).get("payment_id")
-    if claimed is not None and claimed != str(found):
+    if claimed is not None and claimed != str(found.id):
         # Our intent, but the event says it pays another payment: trust neither.
         _unmatched(context, intent, "metadata_mismatch")
         return None
-    return await lock_payment(uow, found)
+    return found
 
 
 async def _replaced(uow: UnitOfWork, intent: dict[str, Any]) -> PaymentIntentRecord | None:
