@@ -355,3 +355,40 @@ async def test_maxima_in_one_batch_are_resolved_each_against_the_one_before(serv
     async with db.sessions() as session:
         final = await session.get(Lot, lot_id)
         assert (final.current_bid, final.high_bidder_id, final.leader_max) == (5100, "carol", 6000)
+
+
+async def test_a_retry_waiting_on_the_lock_its_original_holds_gets_the_original_answer(server, db):
+    """The lock and the checks are one statement, read with one snapshot taken before the
+    lock is granted: the original's bid, committed while the retry waited, must still be
+    found (the batch reads the checks again when the lot moved under it)."""
+    lot = await create_lot(server, starting_price=100, bid_increment=10)
+    other = await create_lot(server, starting_price=100, bid_increment=10)
+    alice = await server.socket("alice")
+    await alice.call("place_bid", bid(other["id"], 100))  # alice exists as a user
+    async with db.engine.connect() as conn:
+        transaction = await conn.begin()
+        # The original, placed by another process: it holds the lot's lock and moves it.
+        await conn.execute(text("SELECT id FROM lots WHERE id = :id FOR UPDATE"), {"id": lot["id"]})
+        original = (
+            await conn.execute(
+                text(
+                    "INSERT INTO bids (lot_id, bidder_id, amount, request_id) "
+                    "VALUES (:lot, 'alice', 100, 'again') RETURNING id"
+                ),
+                {"lot": lot["id"]},
+            )
+        ).scalar_one()
+        await conn.execute(
+            text(
+                "UPDATE lots SET current_bid = 100, high_bidder_id = 'alice', high_bid_id = :bid,"
+                " bid_count = 1, seq = seq + 1 WHERE id = :lot"
+            ),
+            {"bid": original, "lot": lot["id"]},
+        )
+        retry = asyncio.create_task(alice.call("place_bid", bid(lot["id"], 100, "again")))
+        await _until_blocked(db, "FOR UPDATE")
+        await transaction.commit()
+    ack = await retry
+    assert ack["ok"], ack
+    assert ack["bid"]["id"] == original and ack["leading"] is True
+    assert [(who, amount) for _, who, amount in await history(db, lot["id"])] == [("alice", 100)]

@@ -1,8 +1,9 @@
 """A batch of bids on one lot: one transaction, one row lock, one commit.
 
-`place_batch` is what `server.auctions.batching` runs for each batch. Under
-the lot's row lock it reads the lot (Core, no ORM load), each bid's earlier use
-of its request_id and its bidder's strikes, runs every bid through the pure
+`place_batch` is what `server.auctions.batching` runs for each batch. One
+statement takes the lot's row lock and reads the lot (Core, no ORM load), each
+bid's earlier use of its request_id and its bidder's strikes
+(`bid_statements.LOCK_AND_CHECK`); the batch runs every bid through the pure
 step `apply_bid` in arrival order, then writes all accepted bids and the lot in
 one statement and commits. Events go out after the commit, in commit order;
 then each bid gets its own answer.
@@ -23,15 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
-from sqlalchemy.exc import IntegrityError
+import asyncpg  # type: ignore[import-untyped]
 
 from server.auctions.batching import Answer
 from server.auctions.bid_statements import (
     BID_CHECKS,
     BID_CHECKS_WITH_CARD,
-    LOCK_LOT,
-    SALE_PREMIUM,
+    LOCK_AND_CHECK,
+    LOCK_AND_CHECK_WITH_CARD,
+    LOT_COLUMNS,
     WRITE_BATCH,
 )
 from server.auctions.bidding import BidPolicy, LotFigures, Placed, apply_bid
@@ -42,7 +43,7 @@ from server.auctions.schedule import schedule_lot
 from server.cards.rules import card_required, usable_at
 from server.core.auth import Identity
 from server.core.context import AppContext
-from server.core.db import UnitOfWork
+from server.core.db import DriverUnitOfWork
 from server.core.errors import NotFound, conflict
 
 log = logging.getLogger(__name__)
@@ -90,31 +91,33 @@ async def _place_batch(
         anti_sniping_window_seconds=settings.anti_sniping_window_seconds,
         anti_sniping_extension_seconds=settings.anti_sniping_extension_seconds,
     )
-    async with context.db.unit_of_work() as uow:
+    async with context.db.driver_unit_of_work() as uow:
         # New users are inserted in one order (by id) in every batch: two batches on two
         # lots that share new bidders would otherwise wait on each other's rows: a deadlock.
         bidders = {bid.bidder.sub: bid.bidder for bid in queued}
         await context.seen_users.ensure_many(uow, [bidders[sub] for sub in sorted(bidders)])
-        conn = await uow.session.connection()
-        row = (await conn.execute(LOCK_LOT, {"lot_id": lot_id})).mappings().first()
-        if row is None:
-            return [NotFound("Lot not found") for _ in queued]
-        if row["sale_id"] is not None:
-            # A sale's lot is charged with the sale's premium: its amounts are checked with it.
-            premium = await conn.scalar(SALE_PREMIUM, {"sale_id": row["sale_id"]})
-            policy = dataclasses.replace(policy, premium_bps=int(premium))
-        # A transient Lot, never added to the session: it carries the lot's face for views.
-        lot = Lot(**row)
         need_card = settings.require_card_to_bid
-        checks: Sequence[Row[Any]] = (
-            await conn.execute(
-                BID_CHECKS_WITH_CARD if need_card else BID_CHECKS,
-                {
-                    "bidder_ids": [bid.bidder.sub for bid in queued],
-                    "request_ids": [bid.request_id for bid in queued],
-                },
-            )
-        ).all()
+        params = {
+            "lot_id": lot_id,
+            "bidder_ids": [bid.bidder.sub for bid in queued],
+            "request_ids": [bid.request_id for bid in queued],
+        }
+        checks = await (LOCK_AND_CHECK_WITH_CARD if need_card else LOCK_AND_CHECK).fetch(
+            uow, params
+        )
+        head = checks[0]
+        if head["l_id"] is None:
+            return [NotFound("Lot not found") for _ in queued]
+        if head["locked_version"] != head["seen_version"]:
+            # Another transaction moved the lot between this statement's snapshot and its
+            # lock (it waited for it): a retry's original may have committed there, unseen.
+            checks = await (BID_CHECKS_WITH_CARD if need_card else BID_CHECKS).fetch(uow, params)
+        if head["sale_premium_bps"] is not None:
+            # A sale's lot is charged with the sale's premium: its amounts are checked with it.
+            policy = dataclasses.replace(policy, premium_bps=int(head["sale_premium_bps"]))
+        # A transient Lot, never added to a session: it carries the lot's face for views.
+        # (jsonb arrives decoded: SQLAlchemy sets asyncpg's codec on every connection.)
+        lot = Lot(**{name: head[f"l_{name}"] for name in LOT_COLUMNS})
         figures = LotFigures(
             state=lot_state(lot),
             bid_count=lot.bid_count,
@@ -128,7 +131,7 @@ async def _place_batch(
         accepted: dict[tuple[str, str], tuple[QueuedBid, dict[str, Any]]] = {}
         for bid, check in zip(queued, checks, strict=True):
             key = (bid.bidder.sub, bid.request_id)
-            if check.id is not None or check.max_lot_id is not None:
+            if check["id"] is not None or check["max_lot_id"] is not None:
                 answers.append(_replayed(context, lot, bid, check))
                 continue
             if key in accepted:
@@ -142,7 +145,7 @@ async def _place_batch(
                 amount=bid.amount,
                 max_amount=bid.max_amount,
                 request_id=bid.request_id,
-                strikes=check.strikes or 0,
+                strikes=check["strikes"] or 0,
                 policy=policy,
                 now=utcnow(),
             )
@@ -150,7 +153,9 @@ async def _place_batch(
                 answers.append(outcome)
                 continue
             ends_at = outcome.after.state.ends_at
-            if need_card and not usable_at(check.card_exp_month, check.card_exp_year, ends_at):
+            if need_card and not usable_at(
+                check["card_exp_month"], check["card_exp_year"], ends_at
+            ):
                 # `apply_bid` is pure: dropping its outcome leaves the lot as it was.
                 answers.append(card_required(ends_at))
                 continue
@@ -204,7 +209,7 @@ def _move(lot: Lot, figures: LotFigures) -> None:
 
 
 async def _write(
-    uow: UnitOfWork, lot: Lot, placed: list[Placed], figures: LotFigures
+    uow: DriverUnitOfWork, lot: Lot, placed: list[Placed], figures: LotFigures
 ) -> dict[int, int]:
     """Insert the bids and maxima, move the lot, record its events, queue outbid e-mails:
     one statement. Returns each new bid's id by its amount (unique on a lot)."""
@@ -263,18 +268,21 @@ async def _write(
         "mail_bodies": [mail["mail_body"] for mail in mails],
         "mail_data": [json.dumps(mail["mail_data"]) for mail in mails],
     }
-    conn = await uow.session.connection()
     try:
-        written = (await conn.execute(WRITE_BATCH, params)).all()
-    except IntegrityError as error:
-        if "_bidder_request" in str(error.orig):
+        written = await WRITE_BATCH.fetch(uow, params)
+    except asyncpg.UniqueViolationError as error:
+        if "_bidder_request" in (error.constraint_name or ""):
             raise _RequestIdRaced from error
         raise
-    return {int(row.amount): int(row.id) for row in written}
+    return {int(row["amount"]): int(row["id"]) for row in written}
 
 
 def _announce(
-    context: AppContext, uow: UnitOfWork, lot: Lot, placed: list[Placed], bid_ids: dict[int, int]
+    context: AppContext,
+    uow: DriverUnitOfWork,
+    lot: Lot,
+    placed: list[Placed],
+    bid_ids: dict[int, int],
 ) -> None:
     """Queue the batch's events, in commit order, to go out once it commits.
 
@@ -352,25 +360,30 @@ async def _reschedule(context: AppContext, lot_id: int, now: datetime, ends_at: 
     schedule_lot(context, lot_id, LotStatus.OPEN, now, ends_at)
 
 
-def _replayed(context: AppContext, lot: Lot, bid: QueuedBid, check: Row[Any]) -> Answer:
-    """A retried request_id: the first result, or `conflict` if it named another request."""
-    if check.max_lot_id is not None:
-        same = (check.max_lot_id, check.max_standing, check.max_amount) == (
+def _replayed(context: AppContext, lot: Lot, bid: QueuedBid, check: Any) -> Answer:
+    """A retried request_id: the first result, or `conflict` if it named another request.
+
+    `check` is the bid's row of `LOCK_AND_CHECK` (or `BID_CHECKS`)."""
+    if check["max_lot_id"] is not None:
+        same = (check["max_lot_id"], check["max_standing"], check["max_amount"]) == (
             bid.lot_id,
             bid.amount,
             bid.max_amount or bid.amount,
         )
     else:
-        same = bid.max_amount is None and (check.lot_id, check.amount) == (bid.lot_id, bid.amount)
+        same = bid.max_amount is None and (check["lot_id"], check["amount"]) == (
+            bid.lot_id,
+            bid.amount,
+        )
     if not same:
         return _reused()
     ack: dict[str, Any] = {"ok": True, "lot": lot_view(context, lot)}
     if bid.amount is not None:
         ack["bid"] = None
-        if check.id is not None:
+        if check["id"] is not None:
             alias = bidder_alias(context, lot.id, bid.bidder.sub)
             ack["bid"] = _bid_view(
-                check.id, bid.lot_id, check.amount, check.created_at, alias, check.auto
+                check["id"], bid.lot_id, check["amount"], check["created_at"], alias, check["auto"]
             )
     if bid.max_amount is not None:
         ack["max_amount"] = bid.max_amount

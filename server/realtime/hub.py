@@ -16,7 +16,7 @@ import orjson
 import socketio
 
 from server.core import safejson
-from server.core.db import UnitOfWork
+from server.core.db import AfterCommitQueue
 from server.core.metrics import Metrics
 from server.realtime.fanout import FanoutManager, FanoutRedisManager
 from server.realtime.lean_socket import LeanSocketIO
@@ -128,11 +128,11 @@ class Hub:
         await self.sio.emit(event, data, room=user_room(sub))
 
     def to_lot_after_commit(
-        self, uow: UnitOfWork, lot_id: int, event: str, data: dict[str, Any]
+        self, uow: AfterCommitQueue, lot_id: int, event: str, data: dict[str, Any]
     ) -> None:
         uow.after_commit(lambda: self.to_lot(lot_id, event, data))
 
     def to_user_after_commit(
-        self, uow: UnitOfWork, sub: str, event: str, data: dict[str, Any]
+        self, uow: AfterCommitQueue, sub: str, event: str, data: dict[str, Any]
     ) -> None:
         uow.after_commit(lambda: self.to_user(sub, event, data))

@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.auth import Identity
-from server.core.db import UnitOfWork
+from server.core.db import DriverStatement, DriverUnitOfWork, UnitOfWork
 from server.users.models import User
 
 
@@ -56,6 +56,8 @@ UPSERT_USERS: TextClause = text(
     """
 )
 
+_UPSERT_USERS_DRIVER = DriverStatement(UPSERT_USERS)
+
 
 async def get_user(session: AsyncSession, user_id: str) -> User | None:
     return await session.scalar(select(User).where(User.id == user_id))
@@ -80,8 +82,9 @@ class SeenUsers:
 
         uow.after_commit(remember)
 
-    async def ensure_many(self, uow: UnitOfWork, identities: list[Identity]) -> None:
-        """`ensure` for several users at once: one statement for those not yet seen.
+    async def ensure_many(self, uow: DriverUnitOfWork, identities: list[Identity]) -> None:
+        """`ensure` for several users at once (the bid batch): one statement for those not
+        yet seen, or none.
 
         Rows are written in the order given; callers that may run at once on
         shared users pass them sorted by id, so two batches never wait on each other.
@@ -89,16 +92,13 @@ class SeenUsers:
         unseen = [who for who in identities if self._seen.get(who.sub) != who]
         if not unseen:
             return
-        if len(unseen) == 1:
-            await self.ensure(uow, unseen[0])
-            return
         params = {
             "ids": [who.sub for who in unseen],
             "roles": [who.role for who in unseen],
             "emails": [who.email for who in unseen],
             "names": [who.name for who in unseen],
         }
-        await uow.session.execute(UPSERT_USERS, params)
+        await _UPSERT_USERS_DRIVER.fetch(uow, params)
 
         async def remember() -> None:
             if len(self._seen) + len(unseen) > self._limit:
