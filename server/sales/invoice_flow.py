@@ -26,11 +26,11 @@ from server.auctions import lifecycle
 from server.auctions.models import Bid, Lot, LotStatus
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
-from server.payments.models import Payment, PaymentStatus
+from server.payments.models import Payment
 from server.sales import invoices
 from server.sales.models import Invoice, InvoiceLine, InvoiceStatus, Sale
+from server.sales.new_offer import open_offer
 from server.sales.next_bidder import next_bid
-from server.sales.schedule import create_intent_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -63,31 +63,19 @@ async def issue_invoice(
     `offer_number` 2 for an invoice of second-chance lots (its buyer may decline it).
     """
     await invoices.issue(uow, invoice)
-    payment = Payment(
+    return await open_offer(
+        uow,
+        context,
         invoice_id=invoice.id,
-        lot_id=None,
-        bid_id=None,
         buyer_id=invoice.buyer_id,
         seller_id=sale.seller_id,
         offer_number=offer_number,
-        status=PaymentStatus.CREATING,
         currency=invoice.currency,
         hammer=invoice.hammer,
         premium=invoice.premium,
         tax=invoice.tax,
-        amount=invoice.total,
-        refunded_amount=0,
-        attempts=0,
-        create_tries=0,
         idempotency_key=f"invoice-{invoice.id}-pay",
-        next_retry_at=lifecycle.utcnow(),
     )
-    uow.session.add(payment)
-    await uow.session.flush()
-    # AUTO_CHARGE (the `cards` domain): "off-session first when a card is on file" happens
-    # in `intents.create_intent`, for an invoice's payment exactly as for a lot's.
-    create_intent_after_commit(uow, context, payment.id)
-    return payment
 
 
 async def lock_lots(uow: UnitOfWork, invoice_id: int) -> list[tuple[InvoiceLine, Lot]]:

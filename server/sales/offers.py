@@ -3,24 +3,20 @@
 (per_sale lots are not offered one by one: their lines join invoices, `invoice_flow`.)
 
 An offer is a CREATING payment, written in the transaction that put the lot
-on offer; its PaymentIntent is created right after commit (`intents`). The row
-exists before Stripe is called, so no webhook can name a payment we do not
-know, and a crash before the intent exists leaves a CREATING row that the
-retry sweep completes with the same idempotency key.
+on offer, its PaymentIntent created right after commit (`new_offer`).
 """
 
 from __future__ import annotations
 
-from server.auctions import lifecycle
 from server.auctions.models import Bid, Lot
 from server.core.context import AppContext
 from server.core.db import UnitOfWork
 from server.core.money import payment_breakdown
-from server.payments.models import Payment, PaymentStatus
+from server.payments.models import Payment
 from server.sales import invoice_flow
 from server.sales.catalogue import close_sale_if_done
 from server.sales.models import Sale, Settlement
-from server.sales.schedule import create_intent_after_commit
+from server.sales.new_offer import open_offer
 
 
 async def lot_closed(uow: UnitOfWork, context: AppContext, lot: Lot, bid: Bid | None) -> None:
@@ -54,24 +50,16 @@ async def offer_lot(
         sale = await uow.session.get(Sale, lot.sale_id)
         premium_bps = sale.buyer_premium_bps if sale is not None else premium_bps
     breakdown = payment_breakdown(bid.amount, premium_bps, lot.currency)
-    payment = Payment(
+    return await open_offer(
+        uow,
+        context,
         lot_id=lot.id,
         bid_id=bid.id,
         buyer_id=bid.bidder_id,
         seller_id=lot.seller_id,
         offer_number=offer_number,
-        status=PaymentStatus.CREATING,
         currency=lot.currency,
         hammer=breakdown.hammer,
         premium=breakdown.premium,
-        amount=breakdown.total,
-        refunded_amount=0,
-        attempts=0,
-        create_tries=0,
         idempotency_key=f"lot-{lot.id}-offer-{offer_number}-bid-{bid.id}",
-        next_retry_at=lifecycle.utcnow(),
     )
-    uow.session.add(payment)
-    await uow.session.flush()
-    create_intent_after_commit(uow, context, payment.id)
-    return payment
