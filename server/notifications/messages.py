@@ -154,7 +154,7 @@ def payment_action_needed(
 
 def invoice_by_bank_transfer(
     *,
-    title: str,
+    lot_title: str,
     currency: str,
     hammer: int,
     premium: int,
@@ -168,7 +168,7 @@ def invoice_by_bank_transfer(
     the payment provider refused the amount as too large).
     """
     _check_total(hammer, premium, total, tax)
-    name = _title(title)
+    name = _title(lot_title)
     limit = f" (at most {format_amount(card_limit, currency)})" if card_limit is not None else ""
     body = (
         f'Your invoice for "{name}" is ready.\n\n'

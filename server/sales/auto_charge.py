@@ -39,7 +39,7 @@ from server.payments.cards import expand_latest_charge
 from server.payments.locking import lock_payment
 from server.payments.models import Payment, PaymentAttempt, PaymentIntentRecord, PaymentStatus
 from server.sales import outcomes
-from server.sales.emails import email_user, what_is_paid
+from server.sales.emails import email_about_payment
 from server.sales.payment_required import payment_required_info
 from server.sales.schedule import schedule_expiry_after_commit
 
@@ -193,20 +193,13 @@ async def email_action_needed(uow: UnitOfWork, context: AppContext, payment: Pay
     assert payment.expires_at is not None
     # A lot's payment is paid on its page; any other (an invoice's) from the account page.
     page = f"/lots/{payment.lot_id}" if payment.lot_id is not None else "/account"
-    await email_user(
+    await email_about_payment(
         uow,
-        payment.buyer_id,
+        payment,
         "payment_required",
-        messages.payment_action_needed(
-            lot_title=await what_is_paid(uow, payment),
-            currency=payment.currency,
-            hammer=payment.hammer,
-            premium=payment.premium,
-            total=payment.amount,
-            expires_at=payment.expires_at,
-            reason=payment.auto_charge_reason or "card_declined",
-            pay_url=context.settings.site_url + page,
-            tax=payment.tax,
-        ),
-        data={"payment_id": payment.id, "reason": payment.auto_charge_reason},
+        messages.payment_action_needed,
+        data={"reason": payment.auto_charge_reason},
+        expires_at=payment.expires_at,
+        reason=payment.auto_charge_reason or "card_declined",
+        pay_url=context.settings.site_url + page,
     )

@@ -31,7 +31,7 @@ from server.notifications import messages
 from server.payments import backoff
 from server.payments.gateway import StripeRejected
 from server.payments.models import Payment
-from server.sales.emails import email_user, what_is_paid
+from server.sales.emails import email_about_payment
 
 #: `attention.code` of an invoice's payment held for the desk.
 ATTENTION_CODE = "invoice_over_card_limit"
@@ -58,20 +58,13 @@ async def hold_for_desk(
     if (payment.attention or {}).get("code") == ATTENTION_CODE:
         return  # an admin's retry of a held payment: already flagged, the buyer already told
     backoff.flag_attention(context, payment, ATTENTION_CODE, _desk_message(payment), now)
-    await email_user(
+    await email_about_payment(
         uow,
-        payment.buyer_id,
+        payment,
         "invoice_bank_transfer",
-        messages.invoice_by_bank_transfer(
-            title=await what_is_paid(uow, payment),
-            currency=payment.currency,
-            hammer=payment.hammer,
-            premium=payment.premium,
-            tax=payment.tax,
-            total=payment.amount,
-            card_limit=_table_limit(payment),
-        ),
-        data={"payment_id": payment.id, "invoice_id": payment.invoice_id},
+        messages.invoice_by_bank_transfer,
+        data={"invoice_id": payment.invoice_id},
+        card_limit=_table_limit(payment),
     )
 
 

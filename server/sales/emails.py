@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -52,20 +53,44 @@ async def what_is_paid(uow: UnitOfWork, payment: Payment) -> str:
     return lot.title if lot else f"Lot {payment.lot_id}"
 
 
-async def email_payment_required(uow: UnitOfWork, payment: Payment) -> None:
-    assert payment.expires_at is not None
+async def email_about_payment(
+    uow: UnitOfWork,
+    payment: Payment,
+    topic: str,
+    write: Callable[..., tuple[str, str]],
+    *,
+    data: dict[str, Any] | None = None,
+    **details: Any,
+) -> None:
+    """E-mail the buyer what `write` (a `messages` builder) says about `payment`.
+
+    The builder gets what is paid for (`lot_title`: the lot's, or the sale's and the
+    invoice's number) and the payment's breakdown, plus `details`; the outbox row
+    names the payment, plus `data`.
+    """
     await email_user(
         uow,
         payment.buyer_id,
-        "payment_required",
-        messages.payment_required(
+        topic,
+        write(
             lot_title=await what_is_paid(uow, payment),
+            currency=payment.currency,
             hammer=payment.hammer,
             premium=payment.premium,
-            total=payment.amount,
-            currency=payment.currency,
-            expires_at=payment.expires_at,
             tax=payment.tax,
+            total=payment.amount,
+            **details,
         ),
-        data={"payment_id": payment.id},
+        data={"payment_id": payment.id, **(data or {})},
+    )
+
+
+async def email_payment_required(uow: UnitOfWork, payment: Payment) -> None:
+    assert payment.expires_at is not None
+    await email_about_payment(
+        uow,
+        payment,
+        "payment_required",
+        messages.payment_required,
+        expires_at=payment.expires_at,
     )
