@@ -65,9 +65,12 @@ class AppContext:
     scheduler: Scheduler | None = None
     #: Bids queued per lot, applied in batches; made on the first bid.
     bid_batcher: LotBatcher[QueuedBid] | None = None
-    #: Payment jobs (they wait on Stripe) this process runs at once: well below the
-    #: pool, so a burst of lapsing windows queues here, not for connections.
+    #: Transactions of payment jobs this process runs at once: well below the pool,
+    #: so a burst of lapsing windows queues here, not for connections (`sales.job_slots`).
     payment_job_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    #: Background Stripe calls of payment jobs this process makes at once (no connection
+    #: is held meanwhile), so a burst neither floods Stripe nor piles up on a hung one.
+    stripe_job_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(16))
 
 
 CONTEXT = web.AppKey("context", AppContext)

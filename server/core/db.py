@@ -8,9 +8,10 @@ once the transaction has committed, never for a rolled-back change.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, nullcontext, suppress
 from datetime import datetime
 from typing import Any
 
@@ -170,8 +171,15 @@ class Database:
         return self._engine
 
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
-        async with self.sessions() as session:
+    async def unit_of_work(
+        self, *, slots: asyncio.Semaphore | None = None
+    ) -> AsyncIterator[UnitOfWork]:
+        """One transaction; with `slots`, it waits for one of them and gives it back at commit.
+
+        The after-commit effects run once the slot is free: they may open units of work
+        that need a slot themselves.
+        """
+        async with slots if slots is not None else nullcontext(), self.sessions() as session:
             uow = UnitOfWork(session)
             try:
                 yield uow

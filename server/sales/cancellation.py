@@ -9,6 +9,7 @@ intent afterwards takes the late-success refund path.
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,12 @@ async def cancel_at_stripe(
 
 
 def cancel_key(payment: Payment) -> str:
-    return f"cancel-{payment.idempotency_key}"
+    return cancel_key_of(payment.idempotency_key)
+
+
+def cancel_key_of(idempotency_key: str) -> str:
+    """The cancel's idempotency key, from the payment's own."""
+    return f"cancel-{idempotency_key}"
 
 
 def after_cancel_attempt(context: AppContext, payment: Payment, answer: StripeAnswer) -> None:
@@ -104,24 +110,30 @@ def cancel_after_commit(uow: UnitOfWork, context: AppContext, payment: Payment) 
 
 
 async def cancel_ended_intent(
-    context: AppContext, payment_id: int, *, by_admin: bool = False
+    context: AppContext, payment_id: int, *, by_admin: bool = False, as_job: bool = False
 ) -> str:
-    """One try at cancelling the intent of an ended payment, when its backoff step is due."""
-    async with context.db.unit_of_work() as uow:
-        payment = await lock_payment(uow, payment_id, skip_locked=not by_admin)
-        if payment is None or payment.status not in ENDED:
-            return "nothing"
-        if payment.stripe_payment_intent_id is None:
-            return "nothing"
-        now = lifecycle.utcnow()
-        due = payment.next_retry_at is not None and payment.next_retry_at <= now
-        if not (due or by_admin):
-            return "not_due"
-        payment.next_retry_at = now + backoff.lease(context, 2)
-        intent_id, key = payment.stripe_payment_intent_id, cancel_key(payment)
+    """One try at cancelling the intent of an ended payment, when its backoff step is due.
+
+    `as_job` (the sweep): within the process's job slots (`job_slots`). Not as an
+    after-commit effect, which may run inside another job's slot.
+    """
+    async with context.stripe_job_slots if as_job else nullcontext():
+        async with _transaction(context, as_job) as uow:
+            payment = await lock_payment(uow, payment_id, skip_locked=not by_admin)
+            if payment is None or payment.status not in ENDED:
+                return "nothing"
+            if payment.stripe_payment_intent_id is None:
+                return "nothing"
+            now = lifecycle.utcnow()
+            due = payment.next_retry_at is not None and payment.next_retry_at <= now
+            if not (due or by_admin):
+                return "not_due"
+            payment.next_retry_at = now + backoff.lease(context, 2)
+            intent_id, key = payment.stripe_payment_intent_id, cancel_key(payment)
+        with bind(payment_id=payment_id):
+            answer = await cancel_at_stripe(context, intent_id, key, background=not by_admin)
     with bind(payment_id=payment_id):
-        answer = await cancel_at_stripe(context, intent_id, key, background=not by_admin)
-        async with context.db.unit_of_work() as uow:
+        async with _transaction(context, as_job) as uow:
             payment = await lock_payment(uow, payment_id)
             if payment is None or payment.status not in ENDED:
                 return "nothing"
@@ -131,3 +143,7 @@ async def cancel_ended_intent(
                 payment.cancel_tries = 0
             after_cancel_attempt(context, payment, answer)
             return answer.status or "error"
+
+
+def _transaction(context: AppContext, as_job: bool) -> AbstractAsyncContextManager[UnitOfWork]:
+    return context.db.unit_of_work(slots=context.payment_job_slots if as_job else None)

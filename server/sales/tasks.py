@@ -7,15 +7,18 @@ job claims its payment under the row lock (skipping one another process
 holds) and leaves a lease in the row, so a transition happens once, and Stripe
 is asked once per backoff step (`payments.backoff`), however many processes
 run. No job holds a database connection while it waits on Stripe; a process
-runs at most four at once (`job_slots`).
+runs at most four payment-job transactions and sixteen background Stripe
+calls at once (`job_slots`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 from functools import partial
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, literal, select, union_all
 
 from server.auctions.lifecycle import utcnow
 from server.core.context import AppContext
@@ -26,61 +29,108 @@ from server.sales.intents import create_intent
 from server.sales.job_slots import SWEEP_BATCH, run_each
 from server.sales.reconciliation import reconcile
 from server.sales.schedule import schedule_expiry
-from server.sales.window import expire_payment_window
+from server.sales.window import (
+    ClaimedWindow,
+    claim_due_windows,
+    end_claimed_window,
+    expire_payment_window,
+)
 from server.scheduling.scheduler import HORIZON, Scheduler
 
 log = logging.getLogger(__name__)
 
 
+#: A lapsed window is left this long to its own `expire:{payment_id}` date job (on the
+#: process that opened it, whose buyer is told there); then any process's sweep takes it.
+WINDOW_GRACE = timedelta(seconds=1)
+
+
 async def expire_window(context: AppContext, payment_id: int) -> None:
-    """The `expire:{payment_id}` date job."""
-    with bind(payment_id=payment_id):
-        async with context.payment_job_slots:
-            await expire_payment_window(context, payment_id)
+    """The `expire:{payment_id}` date job (slots taken inside, per step)."""
+    await expire_payment_window(context, payment_id)
+
+
+def _owed(status: ColumnElement[bool], kind: str) -> Select[int, str]:
+    return (
+        select(Payment.id, literal(kind).label("kind"))
+        .where(status, Payment.next_retry_at <= bindparam("now"))
+        .order_by(Payment.next_retry_at)
+        .limit(SWEEP_BATCH)
+    )
+
+
+#: Intent creations and cancellations whose backoff step is due, in one read built once
+#: (the sweep runs every second on every process).
+OWED_TO_STRIPE = union_all(
+    select(_owed(Payment.status == PaymentStatus.CREATING, "create").subquery()),
+    select(_owed(Payment.status.in_(ENDED), "cancel").subquery()),
+)
 
 
 async def sweep_payments(context: AppContext) -> None:
     """Expire due windows, retry intent creation and owed cancellations, on any process."""
-    now = utcnow()
-    async with context.db.unit_of_work() as uow:
-        due = (
-            await uow.session.scalars(
-                select(Payment.id)
-                .where(
-                    Payment.status.in_(WINDOW_STATES),
-                    Payment.expires_at <= now,
-                    or_(Payment.stripe_lease_until.is_(None), Payment.stripe_lease_until <= now),
-                )
-                .order_by(Payment.expires_at)
-                .limit(SWEEP_BATCH)
-            )
-        ).all()
-        creating = (
-            await uow.session.scalars(
-                select(Payment.id)
-                .where(Payment.status == PaymentStatus.CREATING, Payment.next_retry_at <= now)
-                .order_by(Payment.next_retry_at)
-                .limit(SWEEP_BATCH)
-            )
-        ).all()
-        cancels = (
-            await uow.session.scalars(
-                select(Payment.id)
-                .where(Payment.status.in_(ENDED), Payment.next_retry_at <= now)
-                .order_by(Payment.next_retry_at)
-                .limit(SWEEP_BATCH)
-            )
-        ).all()
-    await run_each(context, due, lambda pid: expire_payment_window(context, pid), "window expiry")
+    async with context.db.autocommit() as session:
+        owed = (await session.execute(OWED_TO_STRIPE, {"now": utcnow()})).all()
+    creating = [payment_id for payment_id, kind in owed if kind == "create"]
+    cancels = [payment_id for payment_id, kind in owed if kind == "cancel"]
+    await expire_due_windows(context)
     await run_each(
         context, creating, lambda pid: create_intent(context, pid), "PaymentIntent creation"
     )
     await run_each(
         context,
         cancels,
-        lambda pid: cancel_ended_intent(context, pid),
+        lambda pid: cancel_ended_intent(context, pid, as_job=True),
         "intent cancellation",
+        hold_slot=False,
     )
+
+
+async def expire_due_windows(context: AppContext) -> int:
+    """End up to `SWEEP_BATCH` windows lapsed `WINDOW_GRACE` ago, claimed as Stripe slots free.
+
+    Each window is claimed only once a Stripe slot is held for it, so its Stripe
+    call follows its claim at once; one statement claims as many as there are
+    free slots. Returns how many were claimed.
+    """
+    slots = context.stripe_job_slots
+    claimed = 0
+    failed: Exception | None = None
+    async with asyncio.TaskGroup() as group:
+        while claimed < SWEEP_BATCH:
+            await slots.acquire()
+            held = 1
+            while held < SWEEP_BATCH - claimed and not slots.locked():
+                await slots.acquire()
+                held += 1
+            try:
+                windows = await claim_due_windows(context, held, grace=WINDOW_GRACE)
+            except BaseException as error:
+                for _ in range(held):
+                    slots.release()
+                if not isinstance(error, Exception):
+                    raise
+                failed = error  # the windows claimed so far still end
+                break
+            for _ in range(held - len(windows)):
+                slots.release()
+            for window in windows:
+                group.create_task(_end_window(context, window))
+            claimed += len(windows)
+            if len(windows) < held:
+                break
+    if failed is not None:
+        raise failed
+    return claimed
+
+
+async def _end_window(context: AppContext, window: ClaimedWindow) -> None:
+    """One claimed window; the Stripe slot taken for it is given back after its Stripe call."""
+    with bind(payment_id=window.payment_id, lot_id=window.lot_id):
+        try:
+            await end_claimed_window(context, window)
+        except Exception:
+            log.exception("window expiry failed; it will be retried")
 
 
 async def rebuild_schedule(context: AppContext) -> int:
