@@ -27,6 +27,7 @@ import asyncio
 import gc
 import multiprocessing
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -108,6 +109,63 @@ def clients(url: str, count: int, pipe: Any) -> None:
     asyncio.run(run())
 
 
+class Pauses:
+    """The collector's pauses by generation, as `auction_gc_pause_seconds` observes them."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        self.seconds: dict[int, list[float]] = {0: [], 1: [], 2: []}
+
+    def observe(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.seconds[info["generation"]].append(time.perf_counter() - self.started)
+
+    def __str__(self) -> str:
+        return ", ".join(
+            f"gen{generation} {len(pauses)} x, max {max(pauses, default=0) * 1000:.1f} ms, "
+            f"total {sum(pauses) * 1000:.1f} ms"
+            for generation, pauses in self.seconds.items()
+        )
+
+
+class NoSyscalls:
+    """A transport whose methods are C built-ins that do nothing: the fan-out loop's own cost."""
+
+    __slots__ = ()
+    write = staticmethod(len)
+    get_write_buffer_size = staticmethod(int)  # 0
+    is_closing = staticmethod(bool)  # False
+
+
+async def python_only(sio: Any, emits: int, sockets: int) -> None:
+    """CPU per recipient of `emits` broadcasts with every websocket's writes stubbed out."""
+    direct = sio.manager.registry.sockets
+    saved = {sid: target.transport for sid, target in direct.items()}
+    for target in direct.values():
+        target.transport = NoSyscalls()
+    batches: list[float] = []  # ns per recipient, per batch of 10 emits
+    try:
+        for batch in range(max(1, emits // 10)):
+            began = time.process_time()
+            for n in range(10):
+                await sio.emit("bid_placed", {**PAYLOAD, "seq": batch * 10 + n}, room=ROOM)
+            batches.append((time.process_time() - began) / (10 * sockets) * 1e9)
+    finally:
+        for sid, transport in saved.items():
+            direct[sid].transport = transport
+    print(
+        f"fan-out loop without the system calls: min {min(batches):.0f} ns, median "
+        f"{statistics.median(batches):.0f} ns per recipient ({len(batches)} batches of 10 "
+        f"emits to {sockets} sockets)",
+        flush=True,
+    )
+
+
 def cpu() -> float:
     times = os.times()
     return times.user + times.system
@@ -135,9 +193,11 @@ async def probe(args: argparse.Namespace) -> None:
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(*args.gc_thresholds)
     gc.collect()
-    gc.freeze()
+    gc.freeze()  # as server.core.collector does once the server has started
+    pauses = Pauses()
+    gc.callbacks.append(pauses.observe)
     me = psutil.Process()
     loop = asyncio.get_running_loop()
     ours, theirs = multiprocessing.Pipe()
@@ -162,6 +222,7 @@ async def probe(args: argparse.Namespace) -> None:
     )
 
     spy = await profile(args.profile, args.idle)
+    pauses.reset()
     idle_from, idle_cpu = time.monotonic(), cpu()
     await asyncio.sleep(args.idle)
     idle_seconds = time.monotonic() - idle_from
@@ -176,6 +237,8 @@ async def probe(args: argparse.Namespace) -> None:
     if spy is not None:
         await spy.wait()
     spy = await profile(args.profile_emits, args.emits * 0.2 + 1, native=True)
+    print(f"  collector during idle: {pauses}", flush=True)
+    pauses.reset()
     emit_cpu = 0.0
     phase_from, phase_cpu = time.monotonic(), cpu()
     for n in range(args.emits):
@@ -188,6 +251,8 @@ async def probe(args: argparse.Namespace) -> None:
     phase_seconds = time.monotonic() - phase_from
     if spy is not None:
         await spy.wait()
+    if args.python_only:
+        await python_only(sio, args.python_only, args.sockets)
     ours.send("count")
     delivered = await loop.run_in_executor(None, ours.recv)
     child.join(30)
@@ -197,6 +262,8 @@ async def probe(args: argparse.Namespace) -> None:
         f"{emit_cpu / max(delivered, 1) * 1e6:.2f} us (emit calls alone)",
         flush=True,
     )
+    print(f"  collector during the broadcast: {pauses}", flush=True)
+    gc.callbacks.remove(pauses.observe)
     await runner.cleanup()
 
 
@@ -205,6 +272,15 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--idle", type=float, default=45.0)
     parser.add_argument("--emits", type=int, default=20)
+    parser.add_argument(
+        "--gc-thresholds",
+        type=lambda text: tuple(int(part) for part in text.split(",")),
+        default=(50_000, 20, 100),
+        help="the collector's thresholds (GC_THRESHOLDS), default 50000,20,100",
+    )
+    parser.add_argument(
+        "--python-only", type=int, default=0, help="that many emits with writes stubbed out"
+    )
     parser.add_argument("--profile", help="py-spy's raw stacks of the idle phase to this file")
     parser.add_argument("--profile-emits", help="py-spy's raw stacks (native) of the broadcast")
     args = parser.parse_args()

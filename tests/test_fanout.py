@@ -189,6 +189,38 @@ async def test_a_packet_already_queued_for_a_socket_is_not_overtaken(server):
     assert [d["seq"] for d in watcher.events["bid_placed"]] == list(range(1, 101))
 
 
+async def test_a_packet_queued_for_an_upgraded_socket_is_not_overtaken(server):
+    """A socket upgraded from polling keeps engine.io's writer task: what waits on its queue
+    goes out before a broadcast written directly behind it."""
+    lot = await create_lot(server)
+    client = socketio.AsyncClient(reconnection=False)
+    seen: list[int] = []
+    client.on("bid_placed", lambda data: seen.append(data["seq"]))
+    await client.connect(server.url, transports=["polling", "websocket"], wait_timeout=5)
+    for _ in range(200):
+        if client.transport() == "websocket":
+            break
+        await asyncio.sleep(0.05)
+    assert (await client.call("join_lot", {"lot_id": lot["id"]}))["ok"]
+    sio = server.context.hub.sio
+    eio_sid = sio.manager.eio_sid_from_sid(client.get_sid("/"), "/")
+    assert sio.eio.sockets[eio_sid].upgraded
+    assert eio_sid in sio.manager.registry.sockets  # broadcasts to it may go direct
+    for seq in range(1, 101):
+        data = bid_event(lot["id"], seq)
+        if seq % 2:  # on engine.io's queue; its writer task runs at the next await
+            packet = sio.packet_class(sio_packet.EVENT, namespace="/", data=["bid_placed", data])
+            await sio._send_packet(eio_sid, packet)
+        else:
+            await server.context.hub.to_lot(lot["id"], "bid_placed", data)
+    for _ in range(200):
+        if seen[-1:] == [100]:
+            break
+        await asyncio.sleep(0.05)
+    assert seen == list(range(1, 101))
+    await client.disconnect()
+
+
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 async def test_the_js_client_and_the_python_client_receive_the_same_events(server):
     modules = node_modules()

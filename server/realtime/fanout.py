@@ -79,10 +79,16 @@ class WebsocketRegistry:
             request = ws.environ.get("aiohttp.request")
             response = ws._sock
             transport = request.transport if request is not None else None
-            if sid is None or transport is None or response.compress:
+            queue = getattr(eio_socket, "queue", None)
+            if (
+                sid is None
+                or transport is None
+                or response.compress
+                or not isinstance(queue, PacketQueue)
+            ):
                 await handler(ws)  # not servable directly: the normal path serves it
                 return
-            direct = DirectSocket(transport, request.protocol, response)
+            direct = DirectSocket(transport, request.protocol, response, eio_socket, queue)
             self.sockets[sid] = direct
             try:
                 await serve_websocket(eio_socket, ws, direct)
@@ -91,14 +97,6 @@ class WebsocketRegistry:
                     del self.sockets[sid]
 
         return run
-
-
-def _queue_busy(eio_socket: Any) -> int:
-    """Packets on the socket's queue not yet written (taken but unwritten count too)."""
-    queue = eio_socket.queue
-    if isinstance(queue, PacketQueue):
-        return queue.pending()
-    return max(int(queue.qsize()), int(getattr(queue, "_unfinished_tasks", 0)))
 
 
 class FanoutManager(socketio.AsyncManager):  # type: ignore[misc]
@@ -168,45 +166,56 @@ class FanoutManager(socketio.AsyncManager):  # type: ignore[misc]
         skipped: list[Any],
         direct: dict[str, DirectSocket],
     ) -> list[asyncio.Task[None]]:
-        """Write `frame` to every direct recipient now; return the normal path's tasks."""
-        eio_sockets = self.server.eio.sockets
+        """Write `frame` to every direct recipient now; return the normal path's tasks.
+
+        Per recipient this is the hot loop of a broadcast, so it reads each socket's
+        state once and looks at the rarer conditions (a backlog, a paused writer)
+        only when the transport already buffers something.
+        """
         limit = self.max_buffer_bytes
-        queued: list[asyncio.Task[None]] = []
-        written = fallback = dropped = 0
+        slow: list[str] = []  # engine.io sids served by python-socketio's path
+        written = dropped = 0
         deepest = 0
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skipped:
                 continue
             target = direct.get(eio_sid)
-            eio_socket = eio_sockets.get(eio_sid)
-            if target is None or eio_socket is None:
-                queued.append(asyncio.create_task(self.server._send_eio_packet(eio_sid, message)))
-                fallback += 1
+            if target is None:
+                slow.append(eio_sid)
                 continue
             transport = target.transport
             buffered = transport.get_write_buffer_size()
-            deepest = max(deepest, buffered)
-            pending = _queue_busy(eio_socket)
-            if buffered > limit or pending > MAX_QUEUED_PACKETS:
+            pending = target.queue.unwritten  # put and not yet written
+            if buffered:
+                deepest = max(deepest, buffered)
+                if buffered > limit or pending > MAX_QUEUED_PACKETS:
+                    self._drop(eio_sid, target, buffered, pending)
+                    dropped += 1
+                    continue
+                if target.protocol.writing_paused:  # only ever with bytes buffered
+                    slow.append(eio_sid)
+                    continue
+            elif pending > MAX_QUEUED_PACKETS:
                 self._drop(eio_sid, target, buffered, pending)
                 dropped += 1
-            elif (
+                continue
+            socket = target.eio
+            if (
                 pending
-                or not eio_socket.upgraded
-                or eio_socket.upgrading
-                or eio_socket.closing
-                or eio_socket.closed
-                or target.protocol.writing_paused
+                or not socket.upgraded
+                or socket.upgrading
+                or socket.closing
+                or socket.closed
                 or transport.is_closing()
             ):
-                queued.append(asyncio.create_task(self.server._send_eio_packet(eio_sid, message)))
-                fallback += 1
+                slow.append(eio_sid)
             else:
                 transport.write(frame)
                 written += 1
         if self.metrics is not None:
-            self.metrics.observe_fanout(written, fallback, dropped, deepest)
-        return queued
+            self.metrics.observe_fanout(written, len(slow), dropped, deepest)
+        send = self.server._send_eio_packet
+        return [asyncio.create_task(send(eio_sid, message)) for eio_sid in slow]
 
     def _drop(self, eio_sid: str, target: DirectSocket, buffered: int, pending: int) -> None:
         """Abort a recipient that cannot keep up; its client reconnects and re-syncs by seq."""

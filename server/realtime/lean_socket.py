@@ -61,6 +61,8 @@ class DirectSocket:
     transport: asyncio.Transport
     protocol: Any  # aiohttp's RequestHandler: `writing_paused` says the kernel is full
     response: Any  # aiohttp's WebSocketResponse
+    eio: AsyncSocket  # the engine.io socket it carries
+    queue: PacketQueue  # that socket's send queue
     #: Writes what waits on the queue while the transport cannot take it at once.
     writer: asyncio.Task[None] | None = field(default=None)
     #: No more writes: the socket was told to close, or a write failed.
@@ -77,28 +79,21 @@ class PacketQueue:
     put here and writes it; otherwise `get` hands packets to engine.io's loop.
     """
 
-    __slots__ = ("_getters", "_items", "_joiners", "_unfinished", "sink")
+    __slots__ = ("_getters", "_items", "_joiners", "sink", "unwritten")
 
     def __init__(self) -> None:
         self._items: list[Any] = []
-        self._unfinished = 0
+        self.unwritten = 0  # put and not yet written (taken but unwritten ones count too)
         self._getters: list[asyncio.Future[None]] = []
         self._joiners: list[asyncio.Future[None]] = []
         self.sink: LeanWriter | None = None
 
-    def qsize(self) -> int:
-        return len(self._items)
-
     def empty(self) -> bool:
         return not self._items
 
-    def pending(self) -> int:
-        """Packets put and not yet written (taken but unwritten ones count too)."""
-        return self._unfinished
-
     def put_nowait(self, item: Any) -> None:
         self._items.append(item)
-        self._unfinished += 1
+        self.unwritten += 1
         if self.sink is not None:
             self.sink.wake()
         else:
@@ -135,17 +130,17 @@ class PacketQueue:
         return self._items.pop(0)
 
     def task_done(self) -> None:
-        if self._unfinished <= 0:
+        if self.unwritten <= 0:
             raise ValueError("task_done() called too many times")
-        self._unfinished -= 1
-        if not self._unfinished:
+        self.unwritten -= 1
+        if not self.unwritten:
             joiners, self._joiners = self._joiners, []
             for joiner in joiners:
                 if not joiner.done():
                     joiner.set_result(None)
 
     async def join(self) -> None:
-        if self._unfinished:
+        if self.unwritten:
             joiner = asyncio.get_running_loop().create_future()
             self._joiners.append(joiner)
             await joiner
