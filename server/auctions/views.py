@@ -10,7 +10,7 @@ from server.contract.lots import BidsQuery, LotChanges, LotsQuery
 from server.contract.query import parse_query, path_id
 from server.core.context import context_of
 from server.core.http import json_response, read_json, require_identity
-from server.core.pagination import decode_cursor, encode_cursor
+from server.core.pagination import decode_cursor, page
 
 MANAGERS = ("seller", "admin")
 
@@ -38,8 +38,7 @@ async def list_lots(request: web.Request) -> web.Response:
     items, next_cursor = await catalogue.list_lots(
         context_of(request), where, limit=query.limit, cursor=decode_cursor(query.cursor)
     )
-    cursor = encode_cursor(next_cursor) if next_cursor is not None else None
-    return json_response({"items": items, "next_cursor": cursor})
+    return json_response(page(items, next_cursor))
 
 
 async def get_lot(request: web.Request) -> web.Response:

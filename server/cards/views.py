@@ -16,9 +16,8 @@ from server.contract.base import parse
 from server.contract.cards import SaveCard
 from server.core.context import context_of
 from server.core.errors import NotFound
-from server.core.http import json_response, read_json, require_identity
+from server.core.http import PRIVATE, json_response, private, read_json, require_identity
 
-PRIVATE = {"Cache-Control": "private, no-store"}
 _CARD_ID = re.compile(r"^pm_[A-Za-z0-9_]{1,250}$")
 
 
@@ -29,15 +28,10 @@ def _card_id(request: web.Request) -> str:
     return card_id
 
 
-def _private(response: web.Response) -> web.Response:
-    response.headers.update(PRIVATE)
-    return response
-
-
 async def setup_card(request: web.Request) -> web.Response:
     """A SetupIntent for the page to confirm with Stripe.js (`confirmCardSetup`)."""
     user = require_identity(request)
-    return _private(json_response(await service.start_setup(context_of(request), user)))
+    return private(json_response(await service.start_setup(context_of(request), user)))
 
 
 async def save_card(request: web.Request) -> web.Response:
@@ -45,13 +39,13 @@ async def save_card(request: web.Request) -> web.Response:
     user = require_identity(request)
     body = parse(SaveCard, await read_json(request))
     card = await service.save_from_setup_intent(context_of(request), user, body.setup_intent_id)
-    return _private(json_response(card, status=201))
+    return private(json_response(card, status=201))
 
 
 async def list_cards(request: web.Request) -> web.Response:
     user = require_identity(request)
     items = await service.list_cards(context_of(request), user.sub)
-    return _private(json_response({"items": items}))
+    return private(json_response({"items": items}))
 
 
 async def delete_card(request: web.Request) -> web.Response:
@@ -64,7 +58,7 @@ async def delete_card(request: web.Request) -> web.Response:
 async def default_card(request: web.Request) -> web.Response:
     user = require_identity(request)
     card = await service.choose_default(context_of(request), user, _card_id(request))
-    return _private(json_response(card))
+    return private(json_response(card))
 
 
 def setup_routes(app: web.Application) -> None:

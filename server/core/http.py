@@ -40,6 +40,16 @@ def json_response(body: Any, *, status: int = 200) -> web.Response:
     return web.json_response(body, status=status, dumps=dumps)
 
 
+#: For answers about one user (their payments, cards, invoices): no shared cache keeps them.
+PRIVATE = {"Cache-Control": "private, no-store"}
+
+
+def private(response: web.Response) -> web.Response:
+    """`response`, marked PRIVATE."""
+    response.headers.update(PRIVATE)
+    return response
+
+
 def error_body(error: AppError) -> dict[str, Any]:
     return {"error": error.as_dict()}
 

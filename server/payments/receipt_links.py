@@ -26,7 +26,7 @@ from server.contract.query import path_id
 from server.core.auth import Identity
 from server.core.context import context_of
 from server.core.errors import NotFound
-from server.core.http import json_response, require_identity
+from server.core.http import json_response, private, require_identity
 from server.payments import receipts
 from server.sales import invoice_page, invoice_records
 from server.settings import Settings
@@ -100,9 +100,7 @@ async def create_receipt_link(request: web.Request) -> web.Response:
     # Only a payment with a receipt the caller may see gets a link (404 / 409 otherwise).
     await receipts.receipt_for(context, payment_id, viewer)
     url, expires_at = signed_receipt_url(context.settings, payment_id, viewer)
-    response = json_response({"url": url, "expires_at": expires_at})
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return private(json_response({"url": url, "expires_at": expires_at}))
 
 
 async def open_receipt_link(request: web.Request) -> web.Response:
@@ -110,7 +108,7 @@ async def open_receipt_link(request: web.Request) -> web.Response:
     context = context_of(request)
     viewer = viewer_of_link(context.settings, payment_id, dict(request.query))
     receipt = await receipts.receipt_for(context, payment_id, viewer)
-    return _printable(receipts.receipt_html(receipt))
+    return receipts.printable(receipts.receipt_html(receipt))
 
 
 async def create_invoice_link(request: web.Request) -> web.Response:
@@ -119,9 +117,7 @@ async def create_invoice_link(request: web.Request) -> web.Response:
     context = context_of(request)
     await invoice_records.invoice_for(context, invoice_id, viewer)
     url, expires_at = signed_receipt_url(context.settings, invoice_id, viewer, kind="invoice")
-    response = json_response({"url": url, "expires_at": expires_at})
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return private(json_response({"url": url, "expires_at": expires_at}))
 
 
 async def open_invoice_link(request: web.Request) -> web.Response:
@@ -129,17 +125,7 @@ async def open_invoice_link(request: web.Request) -> web.Response:
     context = context_of(request)
     viewer = viewer_of_link(context.settings, invoice_id, dict(request.query), kind="invoice")
     invoice = await invoice_records.invoice_for(context, invoice_id, viewer)
-    return _printable(invoice_page.invoice_html(invoice))
-
-
-def _printable(html: str) -> web.Response:
-    response = web.Response(text=html, content_type="text/html", charset="utf-8")
-    # The same policy as the receipt page: no scripts, its own inline styles only.
-    response.headers["Content-Security-Policy"] = receipts.CONTENT_SECURITY_POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return receipts.printable(invoice_page.invoice_html(invoice))
 
 
 def setup_routes(app: web.Application) -> None:

@@ -19,12 +19,11 @@ from server.auctions.models import Lot
 from server.contract.payments import SellerPaymentsQuery
 from server.contract.query import parse_query
 from server.core.context import AppContext, context_of
-from server.core.http import json_response, require_identity
+from server.core.http import json_response, private, require_identity
 from server.core.money import Breakdown
-from server.core.pagination import decode_cursor, encode_cursor
+from server.core.pagination import decode_cursor, page
 from server.payments.models import Payment, PaymentStatus
 from server.payments.presenters import breakdown_of
-from server.payments.views import PRIVATE
 from server.sales.models import Invoice, InvoiceLine, InvoiceStatus
 
 #: An invoice whose money was taken (by card or at the desk), refunded since or not.
@@ -116,10 +115,10 @@ async def seller_payments(request: web.Request) -> web.Response:
     if before_id is not None:
         items = items.where(Payment.id < before_id)
     found = items.with_only_columns(Payment.id).distinct().subquery()
-    page = select(found.c.id).order_by(found.c.id.desc()).limit(query.limit + 1)
+    newest = select(found.c.id).order_by(found.c.id.desc()).limit(query.limit + 1)
     context = context_of(request)
     async with context.db.unit_of_work() as uow:
-        ids = list((await uow.session.scalars(page)).all())
+        ids = list((await uow.session.scalars(newest)).all())
         shown = ids[: query.limit]
         rows = (
             await uow.session.execute(
@@ -132,10 +131,7 @@ async def seller_payments(request: web.Request) -> web.Response:
             seller_payment_view(context, payment, lot, line, invoice, status)
             for payment, lot, line, invoice, status in rows
         ]
-    cursor = encode_cursor(shown[-1]) if len(ids) > query.limit else None
-    response = json_response({"items": listed, "next_cursor": cursor})
-    response.headers.update(PRIVATE)
-    return response
+    return private(json_response(page(listed, shown[-1] if len(ids) > query.limit else None)))
 
 
 def setup_routes(app: web.Application) -> None:

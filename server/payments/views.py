@@ -15,13 +15,12 @@ from server.contract.payments import AdminPaymentsQuery, CreateIntent, PaymentsQ
 from server.contract.query import parse_query, path_id
 from server.core.context import context_of
 from server.core.errors import AppError, Forbidden, Unavailable
-from server.core.http import json_response, read_json, require_identity
-from server.core.pagination import decode_cursor, encode_cursor
+from server.core.http import json_response, private, read_json, require_identity
+from server.core.pagination import decode_cursor, page
 from server.payments import admin, receipt_links, receipts, records, refunds, webhooks
 from server.payments.gateway import StripeUnavailable
 from server.sales import awaiting, refunding, release
 
-PRIVATE = {"Cache-Control": "private, no-store"}
 _QVALUE = re.compile(r"([01])(?:\.(\d{0,3}))?")
 
 
@@ -30,7 +29,7 @@ async def create_intent(request: web.Request) -> web.Response:
     buyer = require_identity(request)
     body = parse(CreateIntent, await read_json(request))
     info = await awaiting.payment_for_lot(context_of(request), buyer.sub, body.lot_id)
-    return _private(json_response(info))  # it holds the client secret
+    return private(json_response(info))  # it holds the client secret
 
 
 async def my_payments(request: web.Request) -> web.Response:
@@ -62,7 +61,7 @@ async def get_payment(request: web.Request) -> web.Response:
     viewer = require_identity(request)
     payment_id = path_id(request.match_info["payment_id"], "Payment")
     record = await records.payment_details(context_of(request), payment_id, viewer)
-    return _private(json_response(record))
+    return private(json_response(record))
 
 
 async def get_receipt(request: web.Request) -> web.Response:
@@ -71,15 +70,11 @@ async def get_receipt(request: web.Request) -> web.Response:
     payment_id = path_id(request.match_info["payment_id"], "Payment")
     receipt = await receipts.receipt_for(context_of(request), payment_id, viewer)
     if prefers_html(request.headers.get("Accept")):
-        response = web.Response(
-            text=receipts.receipt_html(receipt), content_type="text/html", charset="utf-8"
-        )
-        response.headers["Content-Security-Policy"] = receipts.CONTENT_SECURITY_POLICY
-        response.headers["X-Content-Type-Options"] = "nosniff"
+        response = receipts.printable(receipts.receipt_html(receipt))
     else:
         response = json_response(receipt)
     response.headers["Vary"] = "Accept"
-    return _private(response)
+    return private(response)
 
 
 async def refund_payment(request: web.Request) -> web.Response:
@@ -120,7 +115,7 @@ async def refund_payment(request: web.Request) -> web.Response:
         )
     payment = await records.admin_payment_details(context, payment_id)
     status = 201 if refund["status"] == "succeeded" else 202
-    return _private(json_response({"refund": refund, "payment": payment}, status=status))
+    return private(json_response({"refund": refund, "payment": payment}, status=status))
 
 
 async def decline_payment(request: web.Request) -> web.Response:
@@ -130,7 +125,7 @@ async def decline_payment(request: web.Request) -> web.Response:
     context = context_of(request)
     await release.release_payment(context, payment_id, reason="declined", buyer_id=buyer.sub)
     record = await records.payment_details(context, payment_id, buyer)
-    return _private(json_response(record))
+    return private(json_response(record))
 
 
 async def admin_retry_payment(request: web.Request) -> web.Response:
@@ -139,7 +134,7 @@ async def admin_retry_payment(request: web.Request) -> web.Response:
     payment_id = path_id(request.match_info["payment_id"], "Payment")
     context = context_of(request)
     await admin.retry(context, payment_id, admin=who.sub)
-    return _private(json_response(await records.admin_payment_details(context, payment_id)))
+    return private(json_response(await records.admin_payment_details(context, payment_id)))
 
 
 async def admin_release_payment(request: web.Request) -> web.Response:
@@ -148,7 +143,7 @@ async def admin_release_payment(request: web.Request) -> web.Response:
     payment_id = path_id(request.match_info["payment_id"], "Payment")
     context = context_of(request)
     await admin.release(context, payment_id)
-    return _private(json_response(await records.admin_payment_details(context, payment_id)))
+    return private(json_response(await records.admin_payment_details(context, payment_id)))
 
 
 async def _page(
@@ -161,13 +156,7 @@ async def _page(
         before_id=decode_cursor(query.cursor),
         for_admin=for_admin,
     )
-    cursor = encode_cursor(next_id) if next_id is not None else None
-    return _private(json_response({"items": items, "next_cursor": cursor}))
-
-
-def _private(response: web.Response) -> web.Response:
-    response.headers.update(PRIVATE)
-    return response
+    return private(json_response(page(items, next_id)))
 
 
 def prefers_html(accept: str | None) -> bool:

@@ -24,11 +24,11 @@ from server.contract.query import parse_query, path_id
 from server.contract.sales import NewSale, SalesQuery
 from server.core.context import context_of
 from server.core.errors import AppError, Unavailable
-from server.core.http import json_response, read_json, require_identity
-from server.core.pagination import decode_cursor, encode_cursor
+from server.core.http import json_response, private, read_json, require_identity
+from server.core.pagination import decode_cursor, page
 from server.payments.gateway import StripeUnavailable
-from server.payments.receipts import CONTENT_SECURITY_POLICY
-from server.payments.views import PRIVATE, prefers_html
+from server.payments.receipts import printable
+from server.payments.views import prefers_html
 from server.sales import catalogue, desk, invoice_page, invoice_records, refunding
 
 MANAGERS = ("seller", "admin")
@@ -71,8 +71,7 @@ async def list_sales(request: web.Request) -> web.Response:
         limit=query.limit,
         before_id=decode_cursor(query.cursor),
     )
-    cursor = encode_cursor(next_id) if next_id is not None else None
-    return json_response({"items": items, "next_cursor": cursor})
+    return json_response(page(items, next_id))
 
 
 async def get_sale(request: web.Request) -> web.Response:
@@ -111,8 +110,7 @@ async def _invoice_page(
         before_id=decode_cursor(query.cursor),
         for_admin=for_admin,
     )
-    cursor = encode_cursor(next_id) if next_id is not None else None
-    return _private(json_response({"items": items, "next_cursor": cursor}))
+    return private(json_response(page(items, next_id)))
 
 
 async def get_invoice(request: web.Request) -> web.Response:
@@ -121,15 +119,11 @@ async def get_invoice(request: web.Request) -> web.Response:
     invoice_id = path_id(request.match_info["invoice_id"], "Invoice")
     invoice = await invoice_records.invoice_for(context_of(request), invoice_id, viewer)
     if prefers_html(request.headers.get("Accept")):
-        response = web.Response(
-            text=invoice_page.invoice_html(invoice), content_type="text/html", charset="utf-8"
-        )
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-        response.headers["X-Content-Type-Options"] = "nosniff"
+        response = printable(invoice_page.invoice_html(invoice))
     else:
         response = json_response(invoice)
     response.headers["Vary"] = "Accept"
-    return _private(response)
+    return private(response)
 
 
 async def mark_paid(request: web.Request) -> web.Response:
@@ -141,7 +135,7 @@ async def mark_paid(request: web.Request) -> web.Response:
     await desk.mark_paid(
         context, invoice_id, method=body.method, reference=body.reference, admin=admin.sub
     )
-    return _private(json_response(await invoice_records.invoice_for(context, invoice_id, admin)))
+    return private(json_response(await invoice_records.invoice_for(context, invoice_id, admin)))
 
 
 async def refund_invoice(request: web.Request) -> web.Response:
@@ -177,12 +171,7 @@ async def refund_invoice(request: web.Request) -> web.Response:
             details={**sent.error.details, "invoice": invoice},
         )
     status = 202 if sent is not None and sent.status == "pending" else 201
-    return _private(json_response(invoice, status=status))
-
-
-def _private(response: web.Response) -> web.Response:
-    response.headers.update(PRIVATE)
-    return response
+    return private(json_response(invoice, status=status))
 
 
 def setup_routes(app: web.Application) -> None:

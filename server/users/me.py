@@ -8,12 +8,10 @@ from aiohttp import web
 
 from server.contract.query import path_id
 from server.core.context import AppContext, context_of
-from server.core.http import json_response, require_identity
+from server.core.http import json_response, private, require_identity
 from server.users import sessions, watchlist
 from server.users.models import User
 from server.users.views import user_view
-
-PRIVATE = {"Cache-Control": "private, no-store"}
 
 
 def strikes_explained(strikes: int, limit: int) -> str:
@@ -50,32 +48,27 @@ async def get_me(request: web.Request) -> web.Response:
         user = await uow.session.get(User, identity.sub, populate_existing=True)
         assert user is not None
         view = me_view(context, user)
-    return _private(json_response(view))
+    return private(json_response(view))
 
 
 async def get_watchlist(request: web.Request) -> web.Response:
     user = require_identity(request)
     items = await watchlist.watched_lots(context_of(request), user)
-    return _private(json_response({"items": items}))
+    return private(json_response({"items": items}))
 
 
 async def watch_lot(request: web.Request) -> web.Response:
     user = require_identity(request)
     lot_id = path_id(request.match_info["lot_id"])
     await watchlist.watch(context_of(request), user, lot_id)
-    return _private(json_response({"lot_id": lot_id, "watching": True}))
+    return private(json_response({"lot_id": lot_id, "watching": True}))
 
 
 async def unwatch_lot(request: web.Request) -> web.Response:
     user = require_identity(request)
     lot_id = path_id(request.match_info["lot_id"])
     await watchlist.unwatch(context_of(request), user, lot_id)
-    return _private(json_response({"lot_id": lot_id, "watching": False}))
-
-
-def _private(response: web.Response) -> web.Response:
-    response.headers.update(PRIVATE)
-    return response
+    return private(json_response({"lot_id": lot_id, "watching": False}))
 
 
 def setup_routes(app: web.Application) -> None:
