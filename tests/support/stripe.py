@@ -20,22 +20,10 @@ async def confirm_card(
     standin_url: str, info: dict[str, Any], number: str = CARD_OK
 ) -> tuple[int, dict[str, Any]]:
     """What Stripe.js does in the buyer's browser: confirm with the client secret."""
-    intent_id = info["client_secret"].split("_secret_")[0]
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{standin_url}/v1/payment_intents/{intent_id}/confirm",
-            json={
-                "key": info["publishable_key"],
-                "client_secret": info["client_secret"],
-                "payment_method_data": {
-                    "type": "card",
-                    "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
-                },
-            },
-        ) as response,
-    ):
-        return response.status, await response.json()
+    card = {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+    return await _confirm_payment(
+        standin_url, info, payment_method_data={"type": "card", "card": card}
+    )
 
 
 async def authenticate_3ds(standin_url: str, info: dict[str, Any], *, success: bool = True):
@@ -159,6 +147,13 @@ async def confirm_saved_card(
     standin_url: str, info: dict[str, Any], payment_method: str
 ) -> tuple[int, dict[str, Any]]:
     """Stripe.js `confirmCardPayment(secret, {payment_method})`: pay with the card on file."""
+    return await _confirm_payment(standin_url, info, payment_method=payment_method)
+
+
+async def _confirm_payment(
+    standin_url: str, info: dict[str, Any], **fields: Any
+) -> tuple[int, dict[str, Any]]:
+    """Confirm a PaymentIntent with its client secret, as Stripe.js does, and `fields`."""
     intent_id = info["client_secret"].split("_secret_")[0]
     async with (
         aiohttp.ClientSession() as session,
@@ -167,7 +162,7 @@ async def confirm_saved_card(
             json={
                 "key": info["publishable_key"],
                 "client_secret": info["client_secret"],
-                "payment_method": payment_method,
+                **fields,
             },
         ) as response,
     ):
