@@ -59,23 +59,28 @@ _STORED_COLUMNS = (
     bindparam("stripe_created", type_=DateTime(timezone=True)),
     bindparam("payload", type_=JSONB),
 )
-#: An intent event about an intent that is neither a payment's nor one we created and
-#: replaced: stored as ignored. One statement (one snapshot), so it cannot miss an
-#: intent the transactional path would find; it answers (ours, stored).
+#: An intent event: is the intent a payment's, or one we created and replaced (ours)? If
+#: neither, the event is stored as ignored in the same statement (one snapshot, so it
+#: cannot miss an intent the transactional path would find). Answers (a payment's, ours,
+#: stored now, stored before).
 _STORE_IF_NOT_OURS = text(
     """
-    WITH ours AS (
+    WITH found AS (
         SELECT EXISTS (SELECT 1 FROM payments WHERE stripe_payment_intent_id = :object_id)
-            OR EXISTS (SELECT 1 FROM payment_intents WHERE id = :object_id) AS ours
+                   AS payments,
+               EXISTS (SELECT 1 FROM payment_intents WHERE id = :object_id) AS records,
+               EXISTS (SELECT 1 FROM stripe_events WHERE id = :id) AS seen
     ), stored AS (
         INSERT INTO stripe_events (id, type, outcome, object_id, stripe_created, payload)
         SELECT :id, :type, 'ignored', :object_id,
                CAST(:stripe_created AS timestamptz), CAST(:payload AS jsonb)
-        FROM ours WHERE NOT ours.ours
+        FROM found WHERE NOT (found.payments OR found.records)
         ON CONFLICT (id) DO NOTHING
         RETURNING 1
     )
-    SELECT ours.ours, EXISTS (SELECT 1 FROM stored) FROM ours
+    SELECT found.payments, found.payments OR found.records, EXISTS (SELECT 1 FROM stored),
+           found.seen
+    FROM found
     """
 ).bindparams(*_STORED_COLUMNS)
 #: An event of a type no handler reads: stored as ignored; a row back means it was new.
@@ -101,14 +106,6 @@ _STORE_PENDING = text(
 _SET_OUTCOME = text(
     "UPDATE stripe_events SET outcome = :outcome, payment_id = :payment_id WHERE id = :id"
 ).bindparams(bindparam("id", type_=String), bindparam("outcome", type_=String))
-#: A success worth fetching the card of: an event not stored yet, about a payment's intent.
-_NEW_AND_OURS = text(
-    """
-    SELECT NOT EXISTS (SELECT 1 FROM stripe_events WHERE id = :event_id)
-       AND EXISTS (SELECT 1 FROM payments WHERE stripe_payment_intent_id = :intent_id)
-    """
-).bindparams(bindparam("event_id", type_=String), bindparam("intent_id", type_=String))
-
 EventHandler = Callable[
     [UnitOfWork, AppContext, dict[str, Any], str], Awaitable[tuple[str, int | None]]
 ]
@@ -156,7 +153,6 @@ async def receive(request: web.Request) -> web.Response:
         message = error.message if isinstance(error, ValidationError) else "Body is not UTF-8"
         raise ValidationError(message) from None
     with bind(stripe_event_id=event["id"]):
-        await _expand_card(context, event)
         await card_webhooks.prepare_event(context, event)
         outcome = await apply_event(context, event)
     context.metrics.webhook_events.labels(type=event["type"], outcome=outcome).inc()
@@ -180,12 +176,16 @@ async def apply_event(context: AppContext, event: dict[str, Any]) -> str:
         return "ignored" if stored else "duplicate"
     if event["type"] in INTENT_EVENTS:
         async with context.db.autocommit() as session:
-            ours, stored = (await session.execute(_STORE_IF_NOT_OURS, row)).one()
+            a_payments, ours, stored, seen = (await session.execute(_STORE_IF_NOT_OURS, row)).one()
         if not ours:
             if stored:
                 with bind(payment_id=_claimed(obj)):
                     _unmatched(context, obj, "unknown_intent")
             return "ignored" if stored else "duplicate"
+        if event["type"] == "payment_intent.succeeded" and a_payments and not seen:
+            # The card of a new success on a payment's intent: fetched before any lock.
+            await expand_latest_charge(context, obj)
+            row["payload"] = _without_client_secret(event)
     async with context.db.unit_of_work() as uow:
         if await uow.session.scalar(_STORE_PENDING, row) is None:
             return "duplicate"
@@ -204,21 +204,6 @@ def _claimed(obj: dict[str, Any]) -> str | None:
     metadata = obj.get("metadata")
     claimed = metadata.get("payment_id") if isinstance(metadata, dict) else None
     return claimed if isinstance(claimed, str) else None
-
-
-async def _expand_card(context: AppContext, event: dict[str, Any]) -> None:
-    """Fetch the card of a new success about one of our intents, before any lock is taken."""
-    intent = event["data"]["object"]
-    if event["type"] != "payment_intent.succeeded" or not isinstance(
-        intent.get("latest_charge"), str
-    ):
-        return
-    async with context.db.autocommit() as session:
-        new_and_ours = await session.scalar(
-            _NEW_AND_OURS, {"event_id": event["id"], "intent_id": intent.get("id")}
-        )
-    if new_and_ours:
-        await expand_latest_charge(context, intent)
 
 
 def _created_at(created: Any) -> datetime | None:
