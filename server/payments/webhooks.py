@@ -1,4 +1,4 @@
-"""Stripe webhooks: verify → record → apply, in one transaction.
+"""Stripe webhooks: verify → record → apply (record and apply in one transaction).
 
 The signature is checked over the raw body against every configured secret
 (rotation). The event row is inserted with its Stripe id as primary key: a
