@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from server.auctions.models import Lot
@@ -26,6 +27,7 @@ from tests.support import stripe as fake_browser
 from tests.support.cards import save_card
 from tests.support.factories import bid, create_lot
 from tests.support.stripe import deliver, event
+from tests.support.webhook_hold import WebhookHold
 
 CARD_3DS_OFF_SESSION = "4000002500003155"
 CARD_DECLINED_ON_CHARGE = "4000000000000341"
@@ -76,14 +78,25 @@ async def _event(db, event_type, object_id, timeout=20.0):
     raise AssertionError(f"no {event_type} about {object_id}")
 
 
+@pytest.fixture
+async def webhook_hold():
+    hold = WebhookHold()
+    await hold.start()
+    yield hold
+    await hold.stop()
+
+
 async def _intent(localstripe, intent_id):
     return await fake_browser.get_intent(localstripe.url, intent_id)
 
 
 async def test_a_saved_card_is_charged_at_the_hammer_with_no_action_from_the_buyer(
-    server, db, localstripe
+    server, db, localstripe, webhook_hold
 ):
     card = await save_card(server, localstripe.url, "alice")
+    # Stripe's events about the charge reach us once its answer is applied (below), not
+    # when the stand-in's second is up: that would race our commit on a busy machine.
+    await webhook_hold.take_over(localstripe.url, WEBHOOK_SECRET)
     lot, alice = await _win(server, "alice")
     succeeded = await alice.wait_for("payment_succeeded", timeout=20)
     payment = await _payment(db, lot["id"], until=lambda p: p.status == "SUCCEEDED")
@@ -95,7 +108,10 @@ async def test_a_saved_card_is_charged_at_the_hammer_with_no_action_from_the_buy
     assert (payment.card_brand, payment.card_last4) == ("visa", "4242")
     async with db.sessions() as session:
         assert (await session.get(Lot, lot["id"])).status == "SOLD"
-    # Stripe's own payment_intent.succeeded comes after the answer was applied: once only.
+    # Stripe's own payment_intent.succeeded, after the answer was applied: once only.
+    await webhook_hold.wait_for("payment_intent.succeeded")
+    for event_type, status, answer in await webhook_hold.release(server):
+        assert status == 200, (event_type, answer)
     webhook = await _event(db, "payment_intent.succeeded", payment.stripe_payment_intent_id)
     assert webhook.outcome == "duplicate"
     receipts = [e for e in await _emails(db, "alice") if e[0] == "receipt"]
