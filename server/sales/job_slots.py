@@ -16,10 +16,11 @@ call between them, and holds no connection while Stripe answers. Two limits:
 A job takes a database slot only inside its Stripe slot or with none, never
 the other way round, and after-commit effects run with no database slot held
 (they may start other jobs): no job waits for a slot while holding what
-another needs. Window ends and owed cancellations hold a database slot only
-for their transactions, so they do not queue behind one another's Stripe
-round trips. Creation retries and reconciliation still hold a database slot
-for their whole run (`run_each`).
+another needs. Window ends, owed cancellations and reconciliation hold a
+database slot only for their transactions, so they do not queue behind one
+another's Stripe round trips. Creation retries (whose off-session charge has
+transactions of its own) and refund sends still hold a database slot for
+their whole run (`run_each`).
 """
 
 from __future__ import annotations

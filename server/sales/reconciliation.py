@@ -19,7 +19,7 @@ from server.payments.backoff import lease
 from server.payments.locking import lock_payment
 from server.payments.models import WINDOW_STATES, Payment, Refund
 from server.sales.intent_states import Source, apply_intent
-from server.sales.job_slots import SWEEP_BATCH, run_each
+from server.sales.job_slots import SWEEP_BATCH, job_transaction, run_each
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ async def reconcile(context: AppContext) -> int:
         nonlocal changed
         changed += await reconcile_payment(context, payment_id)
 
-    await run_each(context, stale, reconcile_one, "reconciliation")
+    await run_each(context, stale, reconcile_one, "reconciliation", hold_slot=False)
     await run_each(
         context,
         unsent_refunds,
@@ -79,21 +79,24 @@ async def reconcile(context: AppContext) -> int:
 async def reconcile_payment(context: AppContext, payment_id: int) -> int:
     """Ask Stripe about one payment's intent; 1 when that changed the payment.
 
-    Claimed with a lease, asked with no transaction open, applied under the lock.
+    Claimed with a lease, asked with no transaction open, applied under the lock;
+    each transaction within a database slot, the claim and the call within a Stripe
+    slot (`job_slots`).
     """
-    async with context.db.unit_of_work() as uow:
-        payment = await lock_payment(uow, payment_id, skip_locked=True)
-        now = utcnow()
-        if payment is None or payment.status not in WINDOW_STATES:
-            return 0
-        if payment.stripe_lease_until is not None and payment.stripe_lease_until > now:
-            return 0
-        assert payment.stripe_payment_intent_id is not None
-        payment.stripe_lease_until = now + lease(context)
-        intent_id = payment.stripe_payment_intent_id
-    # On an error the lease stays until it runs out: the next try waits that long.
-    intent = await context.stripe.retrieve_payment_intent(intent_id, background=True)
-    async with context.db.unit_of_work() as uow:
+    async with context.stripe_job_slots:
+        async with job_transaction(context) as uow:
+            payment = await lock_payment(uow, payment_id, skip_locked=True)
+            now = utcnow()
+            if payment is None or payment.status not in WINDOW_STATES:
+                return 0
+            if payment.stripe_lease_until is not None and payment.stripe_lease_until > now:
+                return 0
+            assert payment.stripe_payment_intent_id is not None
+            payment.stripe_lease_until = now + lease(context)
+            intent_id = payment.stripe_payment_intent_id
+        # On an error the lease stays until it runs out: the next try waits that long.
+        intent = await context.stripe.retrieve_payment_intent(intent_id, background=True)
+    async with job_transaction(context) as uow:
         payment = await lock_payment(uow, payment_id)
         if payment is None or payment.status not in WINDOW_STATES:
             return 0
