@@ -16,9 +16,11 @@ engine.io (`LeanEngineIO.start_background_task` routes both to this module):
 
 - `PingWheel` puts sockets whose ping falls due in the same bucket (at most
   `BUCKET_SECONDS` wide, a quarter of the interval for short ones) in one list
-  behind one timer; a ping goes out at the end of its bucket, so never earlier
-  than `ping_interval` after the PONG and at most one bucket later (clients
-  allow `ping_interval + ping_timeout`);
+  behind one timer; a ping goes out at the start of its bucket, so never later
+  than `ping_interval` after the PONG and at most one bucket earlier (a ping
+  that comes early is harmless; one that comes late eats into the client's
+  grace: python-engineio's client drops a server that has not pinged it within
+  `max(ping_interval, ping_timeout) + 5` s of its last PONG);
 - `watch_sockets` replaces the service task: once per bucket it visits its
   share of the sockets, so each is still visited once per `ping_timeout`, and
   closes the ones that timed out through engine.io's own `check_ping_timeout`
@@ -67,13 +69,15 @@ class PingWheel:
         self._buckets: dict[float, list[Any]] = {}
 
     def ping_later(self, socket: Any, interval: float) -> None:
-        """Queue a PING for `socket` at the end of the bucket `interval` from now falls in."""
+        """Queue a PING for `socket` at the start of the bucket `interval` from now falls in."""
         loop = asyncio.get_running_loop()
         if interval <= 0:
             loop.call_soon(ping_now, socket)
             return
         width = bucket_width(interval)
-        due = math.ceil((loop.time() + interval) / width) * width
+        # The start of the bucket: early rather than late, as the Python client gives up on
+        # a server it has not pinged within `max(interval, timeout) + 5` s of its last PONG.
+        due = math.floor((loop.time() + interval) / width) * width
         bucket = self._buckets.get(due)
         if bucket is None:
             bucket = self._buckets[due] = []
