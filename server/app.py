@@ -188,7 +188,7 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
         embedded = EmbeddedPostgres(context.settings.data_dir)
         url = embedded.start()
         app[EMBEDDED_PG] = embedded
-    context.db.open(url)
+    context.db.open(url, pool_size=context.settings.db_pool_size)
     for step in app[PREPARE]:
         await step(context)
     try:

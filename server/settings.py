@@ -126,6 +126,9 @@ class Settings:
     socket_max_buffer_bytes: int = 256 * 1024
     #: The garbage collector's thresholds (`gc.set_threshold`); see docs/BENCHMARKS.md.
     gc_thresholds: tuple[int, int, int] = (50_000, 20, 100)
+    #: Database connections a process keeps open; a burst may open as many again, closed
+    #: after use (server.core.db.make_engine).
+    db_pool_size: int = 10
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -191,6 +194,7 @@ class Settings:
             ),
             gc_thresholds=reader.gc_thresholds("GC_THRESHOLDS", (50_000, 20, 100)),
             workers=reader.integer("WORKERS", 1, minimum=1, maximum=64),
+            db_pool_size=reader.integer("DB_POOL_SIZE", 10, minimum=1, maximum=500),
             media_max_bytes=reader.integer(
                 "MEDIA_MAX_BYTES", 10 * 1024 * 1024, minimum=1024, maximum=100 * 1024 * 1024
             ),

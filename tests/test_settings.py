@@ -32,6 +32,7 @@ def test_defaults_match_the_spec():
     assert settings.nonpayment_strikes == 2
     assert settings.smtp_url is None
     assert settings.cors_origins == ()
+    assert settings.db_pool_size == 10
 
 
 def test_every_variable_is_read():
@@ -57,6 +58,7 @@ def test_every_variable_is_read():
         "NONPAYMENT_STRIKES": "3",
         "SMTP_URL": "smtp://u:p@mail:25",
         "CORS_ORIGINS": "https://a.example, https://b.example/",
+        "DB_POOL_SIZE": "25",
     }
     s = Settings.from_env(env)
     assert s.database_url == "postgresql+asyncpg://u@db:5432/app"
@@ -76,6 +78,7 @@ def test_every_variable_is_read():
     )
     assert s.cors_origins == ("https://a.example", "https://b.example")
     assert (s.jwt_issuer, s.jwt_audience) == ("https://issuer", "auctions")
+    assert s.db_pool_size == 25
 
 
 @pytest.mark.parametrize("missing", sorted(REQUIRED))
@@ -98,6 +101,8 @@ def test_a_missing_secret_names_the_variable(missing):
         ("BUYER_PREMIUM_BPS", "-5"),
         ("TAX_RATE_BPS", "-1"),
         ("TAX_RATE_BPS", "7.5"),
+        ("DB_POOL_SIZE", "0"),
+        ("DB_POOL_SIZE", "ten"),
         ("TAX_RATE_BPS", "100001"),
         ("TAX_ON", "total"),
         ("EXPIRY_POLICY", "auction_again"),
