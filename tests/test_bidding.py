@@ -388,9 +388,16 @@ async def test_a_lot_due_while_no_server_runs_is_closed_once_at_start(start_serv
 
 
 async def test_a_scheduled_lot_opens_at_starts_at(server, db):
-    lot = await create_lot(server, starting_price=100, starts_in=0.6, ends_in=60)
+    lot = await create_lot(server, starting_price=100, starts_in=60, ends_in=120)
     watcher = await server.socket(None)
     await watcher.call("join_lot", {"lot_id": lot["id"]})
+    # Its start comes once the watcher is in (a start 0.6 s after creation passed before the
+    # join on a busy machine, and the watcher never heard it): the scheduler opens it.
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE lots SET starts_at = now() - interval '1 second' WHERE id = :id"),
+            {"id": lot["id"]},
+        )
     opened = await watcher.wait_for("lot_status", timeout=4)
     assert opened["status"] == "OPEN"
     alice = await server.socket("alice")
@@ -399,8 +406,8 @@ async def test_a_scheduled_lot_opens_at_starts_at(server, db):
 
 async def test_an_extension_moves_the_scheduled_close(start_server, db):
     server = await start_server(anti_sniping_window_seconds=5, anti_sniping_extension_seconds=2)
+    alice = await server.socket("alice")  # connected first: the bid must beat a 1 s end
     lot = await create_lot(server, starting_price=100, ends_in=1.0)
-    alice = await server.socket("alice")
     ack = await alice.call("place_bid", bid(lot["id"], 100))
     assert ack["lot"]["ends_at"] > lot["ends_at"]
     await asyncio.sleep(1.3)
