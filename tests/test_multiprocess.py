@@ -310,7 +310,12 @@ async def test_scheduled_work_runs_on_every_process_and_happens_once(
             await conn.execute(
                 update(Lot)
                 .where(Lot.id.in_([lot["id"] for lot in lots]))
-                .values(ends_at=func.now() - text("interval '1 second'"))
+                .values(
+                    # starts_at goes back too: ends_at must stay after it (a check constraint)
+                    # when the lot was created less than a second ago.
+                    starts_at=func.least(Lot.starts_at, func.now() - text("interval '2 seconds'")),
+                    ends_at=func.now() - text("interval '1 second'"),
+                )
             )
 
         infos = [await buyer.wait_for("payment_required", timeout=15) for buyer in buyers]
