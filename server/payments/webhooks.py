@@ -28,7 +28,7 @@ from typing import Any
 
 import stripe
 from aiohttp import web
-from sqlalchemy import DateTime, String, bindparam, select, text
+from sqlalchemy import DateTime, String, TextClause, bindparam, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from server.cards import webhooks as card_webhooks
@@ -83,26 +83,26 @@ _STORE_IF_NOT_OURS = text(
     FROM found
     """
 ).bindparams(*_STORED_COLUMNS)
-#: An event of a type no handler reads: stored as ignored; a row back means it was new.
-_STORE_IGNORED = text(
-    """
-    INSERT INTO stripe_events (id, type, outcome, object_id, stripe_created, payload)
-    VALUES (:id, :type, 'ignored', :object_id, :stripe_created, :payload)
-    ON CONFLICT (id) DO NOTHING
-    RETURNING 1
-    """
-).bindparams(*_STORED_COLUMNS)
 
+
+def _store_event(outcome: str) -> TextClause:
+    """Insert an event with `outcome` unless it is stored already; a row back means it was new."""
+    return text(
+        f"""
+        INSERT INTO stripe_events (id, type, outcome, object_id, stripe_created, payload)
+        VALUES (:id, :type, '{outcome}', :object_id, :stripe_created, :payload)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING 1
+        """  # noqa: S608 (the outcome is one of this module's two constants)
+    ).bindparams(*_STORED_COLUMNS)
+
+
+#: An event of a type no handler reads: stored as ignored.
+_STORE_IGNORED = _store_event("ignored")
 #: An event a handler reads, claimed in its transaction: a concurrent redelivery waits on
 #: the row's key until that transaction ends, then finds it (no row back: a duplicate).
-_STORE_PENDING = text(
-    """
-    INSERT INTO stripe_events (id, type, outcome, object_id, stripe_created, payload)
-    VALUES (:id, :type, 'pending', :object_id, :stripe_created, :payload)
-    ON CONFLICT (id) DO NOTHING
-    RETURNING 1
-    """
-).bindparams(*_STORED_COLUMNS)
+_STORE_PENDING = _store_event("pending")
+
 _SET_OUTCOME = text(
     "UPDATE stripe_events SET outcome = :outcome, payment_id = :payment_id WHERE id = :id"
 ).bindparams(bindparam("id", type_=String), bindparam("outcome", type_=String))
