@@ -183,6 +183,15 @@ class GuardedAppRunner(web.AppRunner):
         return None if inner is None else self.guard.wrap(inner)
 
 
+# Connections the kernel completes and queues for us while the loop is busy (capped by
+# net.core.somaxconn). aiohttp's default is 128. Past it the kernel drops SYNs (the
+# client retries after 1 s, 3 s, ...) or a handshake's last ACK (the client believes it
+# is connected; the server only learns of it on a SYN-ACK retransmit, up to ~30 s later,
+# or never). A burst of reconnecting watchers (a deploy, a network blip on a popular
+# lot) overflowed 128 on a busy loop. nginx and Node listen with 511.
+LISTEN_BACKLOG = 1024
+
+
 def serve_app(
     app: web.Application,
     settings: Settings,
@@ -216,7 +225,13 @@ def serve_app(
 
     async def run() -> None:
         await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
+        site = web.TCPSite(
+            runner,
+            settings.host,
+            settings.port,
+            reuse_port=reuse_port or None,
+            backlog=LISTEN_BACKLOG,
+        )
         await site.start()
         log.info("======== Running on %s ========", site.name)
         await asyncio.Event().wait()  # until GracefulExit (a signal) ends the loop
