@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from server.core.metrics import Metrics
     from server.payments.gateway import StripeGateway
     from server.realtime.hub import Hub
+    from server.sales.window import WindowEnds
     from server.scheduling.scheduler import Scheduler
     from server.users.service import SeenUsers
 
@@ -71,6 +72,8 @@ class AppContext:
     #: Background Stripe calls of payment jobs this process makes at once (no connection
     #: is held meanwhile), so a burst neither floods Stripe nor piles up on a hung one.
     stripe_job_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(16))
+    #: Window ends claimed, asked of Stripe and applied in batches; made on the first one.
+    window_ends: WindowEnds | None = None
 
 
 CONTEXT = web.AppKey("context", AppContext)

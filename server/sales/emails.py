@@ -26,6 +26,19 @@ async def email_user(
 ) -> None:
     """Queue `content` (subject, body) for `user_id`; nothing for a user without an address."""
     email = await uow.session.scalar(select(User.email).where(User.id == user_id))
+    email_address(uow, user_id, email, topic, content, data=data)
+
+
+def email_address(
+    uow: UnitOfWork,
+    user_id: str,
+    email: str | None,
+    topic: str,
+    content: tuple[str, str],
+    *,
+    data: dict[str, Any],
+) -> None:
+    """`email_user` with the user's address already at hand (None or empty: no e-mail)."""
     if not email:
         return
     subject, body = content

@@ -10,6 +10,8 @@ above the reserve; when no one is left the lot is UNSOLD.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
 
 from server.auctions import lifecycle
@@ -20,7 +22,7 @@ from server.notifications import messages
 from server.payments.models import AWAITING, Payment, PaymentStatus
 from server.payments.presenters import paid_for
 from server.sales import invoice_flow
-from server.sales.emails import email_user, what_is_paid
+from server.sales.emails import email_address, email_user, what_is_paid
 from server.sales.next_bidder import next_bid
 from server.sales.offers import offer_lot
 from server.sales.schedule import forget_expiry_after_commit
@@ -37,19 +39,15 @@ async def end_payment(
     strike: bool = True,
 ) -> None:
     """End an awaiting payment (EXPIRED, FAILED or CANCELED) and decide the lot's fate."""
-    assert payment.status in AWAITING, payment.status
-    payment.status = status
-    payment.end_reason = reason
-    payment.next_retry_at = None
+    _close(payment, status, reason)
     await uow.session.flush()
     if strike:
         buyer = await uow.session.get(User, payment.buyer_id, with_for_update=True)
         if buyer is not None:
             buyer.strikes += 1
-    expired = {**paid_for(payment), "reason": reason}
-    context.hub.to_user_after_commit(uow, payment.buyer_id, "payment_expired", expired)
+    _tell_buyer(uow, context, payment, reason)
     lot = await lifecycle.lock_lot(uow, payment.lot_id) if payment.lot_id is not None else None
-    if reason == "window_elapsed" or reason == "attempts_exhausted":
+    if reason in _EMAILED:
         title = lot.title if lot is not None else await what_is_paid(uow, payment)
         content = messages.payment_expired(lot_title=title, reason=reason)
         await email_user(
@@ -60,6 +58,69 @@ async def end_payment(
         await invoice_flow.invoice_ended(uow, context, payment, released=not strike)
         return
     await apply_expiry_policy(uow, context, lot)
+
+
+async def expire_lot_payments(
+    uow: UnitOfWork, context: AppContext, payments: Sequence[Payment]
+) -> None:
+    """`end_payment(status=EXPIRED, reason="window_elapsed")` for many lots' payments at once.
+
+    The payments are locked by the caller and awaiting; each has a lot. The same
+    rules as `end_payment`, in a fixed number of statements for the batch: the
+    buyers and the lots are locked in one statement each (in id order, after the
+    payments, as `end_payment` takes them), the e-mail address comes with the
+    buyer, and the writes go out in one flush. The strikes are written before any
+    lot's expiry policy runs, so a buyer whose other window lapsed in the same
+    batch is not offered a lot with that strike uncounted.
+    """
+    reason = "window_elapsed"
+    for payment in payments:
+        assert payment.lot_id is not None, payment.id
+        _close(payment, PaymentStatus.EXPIRED, reason)
+    buyer_ids = sorted({payment.buyer_id for payment in payments})
+    buyers = {
+        user.id: user
+        for user in await uow.session.scalars(
+            select(User).where(User.id.in_(buyer_ids)).order_by(User.id).with_for_update()
+        )
+    }
+    lot_ids = sorted({payment.lot_id for payment in payments if payment.lot_id is not None})
+    lots = {
+        lot.id: lot
+        for lot in await uow.session.scalars(
+            select(Lot).where(Lot.id.in_(lot_ids)).order_by(Lot.id).with_for_update()
+        )
+    }
+    for payment in payments:
+        buyer = buyers.get(payment.buyer_id)
+        if buyer is not None:
+            buyer.strikes += 1
+        _tell_buyer(uow, context, payment, reason)
+        lot = lots[payment.lot_id]  # type: ignore[index]
+        content = messages.payment_expired(lot_title=lot.title, reason=reason)
+        email = buyer.email if buyer is not None else None
+        data = {"payment_id": payment.id}
+        email_address(uow, payment.buyer_id, email, "payment_expired", content, data=data)
+        forget_expiry_after_commit(uow, context, payment.id)
+    await uow.session.flush()
+    for payment in payments:
+        await apply_expiry_policy(uow, context, lots[payment.lot_id])  # type: ignore[index]
+
+
+#: The reasons whose end is e-mailed to the buyer.
+_EMAILED = ("window_elapsed", "attempts_exhausted")
+
+
+def _close(payment: Payment, status: PaymentStatus, reason: str) -> None:
+    assert payment.status in AWAITING, payment.status
+    payment.status = status
+    payment.end_reason = reason
+    payment.next_retry_at = None
+
+
+def _tell_buyer(uow: UnitOfWork, context: AppContext, payment: Payment, reason: str) -> None:
+    expired = {**paid_for(payment), "reason": reason}
+    context.hub.to_user_after_commit(uow, payment.buyer_id, "payment_expired", expired)
 
 
 async def apply_expiry_policy(uow: UnitOfWork, context: AppContext, lot: Lot) -> None:

@@ -32,8 +32,8 @@ from server.sales.schedule import schedule_expiry
 from server.sales.window import (
     ClaimedWindow,
     claim_due_windows,
-    end_claimed_window,
     expire_payment_window,
+    window_ends,
 )
 from server.scheduling.scheduler import HORIZON, Scheduler
 
@@ -91,46 +91,42 @@ async def expire_due_windows(context: AppContext) -> int:
 
     Each window is claimed only once a Stripe slot is held for it, so its Stripe
     call follows its claim at once; one statement claims as many as there are
-    free slots. Returns how many were claimed.
+    free slots. The answers join the process's batches (`window.WindowEnds`).
+    Returns how many were claimed.
     """
     slots = context.stripe_job_slots
-    claimed = 0
+    ends = window_ends(context)
+    ending: list[tuple[ClaimedWindow, asyncio.Future[str | None]]] = []
     failed: Exception | None = None
-    async with asyncio.TaskGroup() as group:
-        while claimed < SWEEP_BATCH:
+    while len(ending) < SWEEP_BATCH:
+        await slots.acquire()
+        held = 1
+        while held < SWEEP_BATCH - len(ending) and not slots.locked():
             await slots.acquire()
-            held = 1
-            while held < SWEEP_BATCH - claimed and not slots.locked():
-                await slots.acquire()
-                held += 1
-            try:
-                windows = await claim_due_windows(context, held, grace=WINDOW_GRACE)
-            except BaseException as error:
-                for _ in range(held):
-                    slots.release()
-                if not isinstance(error, Exception):
-                    raise
-                failed = error  # the windows claimed so far still end
-                break
-            for _ in range(held - len(windows)):
+            held += 1
+        try:
+            windows = await claim_due_windows(context, held, grace=WINDOW_GRACE)
+        except BaseException as error:
+            for _ in range(held):
                 slots.release()
-            for window in windows:
-                group.create_task(_end_window(context, window))
-            claimed += len(windows)
-            if len(windows) < held:
-                break
+            if not isinstance(error, Exception):
+                raise
+            failed = error  # the windows claimed so far still end
+            break
+        for _ in range(held - len(windows)):
+            slots.release()
+        ending.extend((window, ends.end_claimed(window)) for window in windows)
+        if len(windows) < held:
+            break
+    for window, result in ending:
+        with bind(payment_id=window.payment_id, lot_id=window.lot_id):
+            try:
+                await result
+            except Exception:
+                log.exception("window expiry failed; it will be retried")
     if failed is not None:
         raise failed
-    return claimed
-
-
-async def _end_window(context: AppContext, window: ClaimedWindow) -> None:
-    """One claimed window; the Stripe slot taken for it is given back after its Stripe call."""
-    with bind(payment_id=window.payment_id, lot_id=window.lot_id):
-        try:
-            await end_claimed_window(context, window)
-        except Exception:
-            log.exception("window expiry failed; it will be retried")
+    return len(ending)
 
 
 async def rebuild_schedule(context: AppContext) -> int:
