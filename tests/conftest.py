@@ -122,25 +122,66 @@ async def shared_db(test_database: TestDatabase) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+#: The tables of the public schema (but Alembic's) and the foreign keys between them.
+_TABLES_AND_KEYS = """
+SELECT c.relname, coalesce(array_agg(DISTINCT p.relname) FILTER (WHERE p.relname IS NOT NULL
+       AND p.oid <> c.oid), '{}')
+FROM pg_class c
+LEFT JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'f'
+LEFT JOIN pg_class p ON p.oid = k.confrelid
+WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+  AND c.relname <> 'alembic_version'
+GROUP BY c.relname
+"""
+
+#: Every sequence of the public schema back to its start, as TRUNCATE ... RESTART IDENTITY does.
+_RESTART_SEQUENCES = (
+    "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) "
+    "FROM pg_sequences WHERE schemaname = 'public'"
+)
+
+
+def _children_first(parents_of: dict[str, list[str]]) -> list[str]:
+    """The tables ordered so that each comes before every table its foreign keys point at.
+
+    (A cycle of foreign keys has no such order: its DELETE then fails on the key.)
+    """
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(table: str) -> None:
+        if table in seen:
+            return
+        seen.add(table)
+        for child, parents in parents_of.items():
+            if table in parents:
+                visit(child)
+        order.append(table)
+
+    for table in sorted(parents_of):
+        visit(table)
+    return order
+
+
 @pytest.fixture
 async def db(shared_db: Database) -> Database:
-    """The test database, emptied, for arranging and asserting (separate from the app's)."""
+    """The test database, emptied, for arranging and asserting (separate from the app's).
+
+    Emptied with DELETE, children before parents, and the sequences restarted: what
+    `TRUNCATE ... RESTART IDENTITY CASCADE` did, at ~2 ms instead of ~100 ms a test (a
+    TRUNCATE makes new files for every table and index; the tables here hold a few rows).
+    """
     async with shared_db.engine.begin() as conn:
-        tables = (
-            (
-                await conn.execute(
-                    text(
-                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                        "AND tablename <> 'alembic_version'"
-                    )
-                )
-            )
-            .scalars()
-            .all()
+        rows = (await conn.execute(text(_TABLES_AND_KEYS))).all()
+        tables = _children_first({name: list(parents) for name, parents in rows})
+        statements = [f'DELETE FROM "{name}"' for name in tables]
+        # One round trip (the simple query protocol takes several statements); nothing
+        # here needs to survive a crash of PostgreSQL, so the commit does not wait for
+        # the disk.
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.execute(
+            "; ".join(["SET LOCAL synchronous_commit = off", *statements, _RESTART_SEQUENCES])
         )
-        if tables:
-            names = ", ".join(f'"{name}"' for name in tables)
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     return shared_db
 
 
