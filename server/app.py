@@ -124,7 +124,9 @@ def create_app(
     app.cleanup_ctx.append(_stripe_ctx)
     if run_scheduler:
         app.cleanup_ctx.append(_scheduler_ctx)
-    app.cleanup_ctx.append(collector_ctx(settings.gc_thresholds, metrics.gc_pauses))
+    app.cleanup_ctx.append(
+        collector_ctx(settings.gc_thresholds, metrics.gc_pauses, freeze=settings.gc_freeze)
+    )
     app.on_shutdown.append(_stop_gracefully)
     return app
 

@@ -126,6 +126,10 @@ class Settings:
     socket_max_buffer_bytes: int = 256 * 1024
     #: The garbage collector's thresholds (`gc.set_threshold`); see docs/BENCHMARKS.md.
     gc_thresholds: tuple[int, int, int] = (50_000, 20, 100)
+    #: Collect and freeze the heap once started (server.core.collector). The test suite turns
+    #: it off: it starts an app per test in one long-lived process, whose whole heap each
+    #: start-up's full collection would walk again (~0.1-0.2 s a test).
+    gc_freeze: bool = True
     #: Database connections a process keeps open; a burst may open as many again, closed
     #: after use (server.core.db.make_engine).
     db_pool_size: int = 10

@@ -425,7 +425,7 @@ async def test_broadcasts_through_redis_take_the_fast_path_on_the_receiving_proc
 
 
 async def test_the_collector_is_tuned_frozen_and_its_pauses_exported(start_server):
-    server = await start_server(gc_thresholds=(12_345, 11, 13))
+    server = await start_server(gc_thresholds=(12_345, 11, 13), gc_freeze=True)
     assert gc.get_threshold() == (12_345, 11, 13)
     assert gc.get_freeze_count() > 0
     gc.collect()

@@ -45,12 +45,14 @@ def pause_recorder(histogram: Histogram) -> GcCallback:
 
 
 def collector_ctx(
-    thresholds: tuple[int, int, int], pauses: Histogram
+    thresholds: tuple[int, int, int], pauses: Histogram, *, freeze: bool = True
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A cleanup context: tune and watch the collector while the app runs.
 
     Placed last among the app's cleanup contexts, its start-up runs once
     everything else has been opened, which is when freezing pays off.
+    `freeze=False` (the settings' `gc_freeze`) leaves out the collection and
+    the freeze, for a process that starts many apps one after another.
     """
 
     async def tuned_collector(app: web.Application) -> AsyncIterator[None]:
@@ -58,13 +60,15 @@ def collector_ctx(
         recorder = pause_recorder(pauses)
         gc.set_threshold(*thresholds)
         gc.callbacks.append(recorder)
-        gc.collect()
-        gc.freeze()
+        if freeze:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
             gc.callbacks.remove(recorder)
-            gc.unfreeze()
+            if freeze:
+                gc.unfreeze()
             gc.set_threshold(*previous)
 
     return tuned_collector
