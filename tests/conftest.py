@@ -9,7 +9,8 @@ localstripe (its webhook goes to one URL at a time), and every test its own
 Socket.IO channel, so workers never see each other's rows or events. Tests that
 start server processes, a browser, nginx or a redis-server of their own, or that
 count what happens within seconds, are grouped (`SERIAL_GROUPS`) so that one
-worker runs them one after another rather than all at once.
+worker runs them one after another rather than all at once; a long group runs in
+two lanes (`SECOND_LANE`), two workers' queues.
 """
 
 from __future__ import annotations
@@ -49,8 +50,24 @@ METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 SERIAL_GROUPS = {
     "serial": "serial",
     "multiprocess": "serial",
-    "packaging": "serial",
+    "packaging": "packaging",
     "browser": "browser",
+}
+
+#: A group too long for one worker runs in two lanes, each one worker's queue: these modules
+#: form its second lane (`<group>-2`), the others its first. So at most two Chromiums, or two
+#: tests with server processes of their own, run at once. Chosen so that the lanes take about
+#: as long (`scripts/test --durations=0`, summed by module); a new module joins the first.
+SECOND_LANE = {
+    "browser": {
+        "test_admin_desk",
+        "test_browser",
+        "test_browser_cards",
+        "test_catalogue_page",
+        "test_desk_sale",
+        "test_seller_desk",
+    },
+    "serial": {"test_log_noise", "test_slow_clients", "test_workers"},
 }
 
 
@@ -66,6 +83,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         for marker, group in SERIAL_GROUPS.items():
             if item.get_closest_marker(marker) is not None:
+                if item.path.stem in SECOND_LANE.get(group, ()):
+                    group += "-2"
                 item.add_marker(pytest.mark.xdist_group(group))
                 break
 
