@@ -29,6 +29,7 @@ memory per connection is the server's RSS growth over 1,000 (`--quick`) or
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import statistics
@@ -197,7 +198,9 @@ class Compare:
         await asyncio.sleep(2.0)
         idle_rate = (cpu_seconds(target.process.pid) - idle_cpu) / (time.monotonic() - idle_from)
         sent: dict[int, float] = {}
+        acked: dict[int, float] = {}
         cpu_before, began = cpu_seconds(target.process.pid), time.monotonic()
+        clients_before = sum(cpu_seconds(process.pid) for process, _ in started)
         for n in range(self.bids):
             at = time.time()
             ack = await bidders[n % 2].call(
@@ -205,9 +208,11 @@ class Compare:
             )
             assert ack["ok"], ack
             sent[int(ack["bid"]["id"])] = at
+            acked[int(ack["bid"]["id"])] = time.time()
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.0)
         gross = cpu_seconds(target.process.pid) - cpu_before
+        clients_cpu = sum(cpu_seconds(process.pid) for process, _ in started) - clients_before
         cpu = max(0.0, gross - idle_rate * (time.monotonic() - began))
         results = await self.stop(started)
         for bidder in bidders:
@@ -217,6 +222,7 @@ class Compare:
         p50, p99 = self.tools.pct(latencies, 0.5), self.tools.pct(latencies, 0.99)
         per_message = cpu / max(delivered, 1) * 1e6
         gross_per_message = gross / max(delivered, 1) * 1e6
+        self.record(target, watchers, sent, acked, results, gross, clients_cpu)
         target.p50s.setdefault(watchers, []).append(p50)
         target.p99s.setdefault(watchers, []).append(p99)
         target.cpu_us.setdefault(watchers, []).append(gross_per_message)
@@ -228,6 +234,41 @@ class Compare:
             f"{idle_rate * 100:.1f} %)  (load {load_before} -> {load()})",
             flush=True,
         )
+
+    def record(
+        self,
+        target: Target,
+        watchers: int,
+        sent: dict[int, float],
+        acked: dict[int, float],
+        results: list[dict[str, Any]],
+        server_cpu: float,
+        clients_cpu: float,
+    ) -> None:
+        """Append the round's raw stamps to var/bench/compare-rounds.jsonl (every server alike).
+
+        Per bid: the bidder's send and ack stamps and every watcher's receipt stamp
+        (`time.time()` in each process; scripts/trace_fanout/report.py reads them).
+        """
+        received: dict[int, list[float]] = {bid: [] for bid in sent}
+        for result in results:
+            for bid, at in result["received"]:
+                if bid in received:
+                    received[bid].append(at)
+        bids = [
+            {"id": bid, "sent": sent[bid], "acked": acked[bid], "received": sorted(received[bid])}
+            for bid in sent
+        ]
+        line = {
+            "target": target.name,
+            "watchers": watchers,
+            "load": load(),
+            "server_cpu": server_cpu,
+            "clients_cpu": clients_cpu,
+            "bids": bids,
+        }
+        with (self.bench.logs / "compare-rounds.jsonl").open("a") as out:
+            out.write(json.dumps(line) + "\n")
 
     def summary(self, targets: list[Target]) -> None:
         ours, bare, node = targets
