@@ -6,7 +6,8 @@ aiohttp server (scripts/compare/bare_socketio_server.py) and a Node socket.io 4
 server (scripts/compare/node_server.js; `socket.io@4` is installed from npm
 into BENCH_CACHE, default var/bench-cache, on first use and never committed).
 All three speak the same two events (`join_lot`, `place_bid` broadcasting a
-`bid_placed` of the same shape), so one python-socketio client driver
+`bid_placed` with the same fields and value formats: frames within a few bytes
+of the same length), so one python-socketio client driver
 (scripts/bench_workers.py, 4 processes) measures each in turn. Rounds are
 interleaved (the order rotates every repetition) so drifting machine load
 touches every server alike; the load average is printed with every round.

@@ -4,13 +4,14 @@
 
 python-socketio's defaults (standard-library JSON, its own broadcast path, the
 collector untouched), on uvloop like ours. `join_lot` joins `lot:<id>`;
-`place_bid` broadcasts a `bid_placed` shaped like ours to the lot's room, then
-acks.
+`place_bid` broadcasts a `bid_placed` with the same fields and value formats as
+ours to the lot's room, then acks.
 """
 
 from __future__ import annotations
 
 import sys
+import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,15 +44,20 @@ async def place_bid(sid: str, payload: dict[str, Any]) -> dict[str, Any]:
     state["bids"] += 1
     lot_id = payload["lot_id"]
     seqs[lot_id] = seq = seqs.get(lot_id, 0) + 1
+    # The same fields, order and value formats as this server's bid_placed (SPEC 7).
+    now = datetime.now(UTC)
     event = {
         "lot_id": lot_id,
         "seq": seq,
         "bid_id": state["bids"],
         "amount": payload["amount"],
-        "bidder": "bidder",
+        "bidder": f"Bidder {zlib.crc32(sid.encode()) & 0xFFFFFF:06X}",
+        "auto": False,
         "bid_count": seq,
-        "ends_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=1)).isoformat(),
         "min_next_bid": payload["amount"] + 1,
+        "reserve_met": True,
+        "created_at": now.isoformat(),
     }
     await sio.emit("bid_placed", event, room=f"lot:{lot_id}")
     return {"ok": True, "bid": {"id": state["bids"], "lot_id": lot_id, "amount": payload["amount"]}}
