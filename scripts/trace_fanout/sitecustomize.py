@@ -112,7 +112,9 @@ def _trace_round_trip(cls: Any, name: str) -> None:
     async def traced(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
         if not IN_BATCH[0]:
             return await original(self, query, *args, **kwargs)
-        stamp("sql", query.strip()[:24])
+        key = (query, self._protocol.get_record_class(), False)
+        cached = self._stmt_cache.get(key, promote=False)
+        stamp("sql", query.strip()[:24] + ("" if cached is not None else " (prepare)"))
         try:
             return await original(self, query, *args, **kwargs)
         finally:
