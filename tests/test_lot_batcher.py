@@ -80,3 +80,105 @@ async def test_busy_lots_wait_for_a_slot_and_their_bids_join_one_batch():
     await asyncio.gather(*tasks)
     assert recorder.most_running == 2
     assert (3, ["3-first", "3-0", "3-1", "3-2"]) in recorder.batches
+
+
+class GroupRecorder(Recorder):
+    """Runs groups too (each waits for `group_release`); leaves out the lots in `leave_out`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.groups: list[dict[int, list[str]]] = []
+        self.leave_out: set[int] = set()
+        self.group_release = asyncio.Event()
+
+    async def group(self, batches: dict[int, list[str]]) -> dict[int, list[Answer]]:
+        self.running += 1
+        self.most_running = max(self.most_running, self.running)
+        self.groups.append({lot: list(items) for lot, items in batches.items()})
+        await self.group_release.wait()
+        self.running -= 1
+        return {
+            lot: [{"item": item, "group": True} for item in items]
+            for lot, items in batches.items()
+            if lot not in self.leave_out
+        }
+
+
+async def _lots_1_and_2_in_one_group(
+    recorder: GroupRecorder,
+) -> tuple[LotBatcher[str], list[asyncio.Task[Any]]]:
+    """Bids on lots 1 and 2 due at the same moment: one group, in flight (held by
+    `group_release`), with slots to spare."""
+    batcher: LotBatcher[str] = LotBatcher(recorder, run_group=recorder.group, max_concurrent=3)
+    tasks = [asyncio.create_task(batcher.submit(lot, f"{lot}-a")) for lot in (1, 2)]
+    while not recorder.groups:
+        await asyncio.sleep(0)
+    return batcher, tasks
+
+
+async def test_lots_due_at_once_share_a_batch_and_their_later_bids_wait_for_it():
+    recorder = GroupRecorder()
+    batcher, grouped = await _lots_1_and_2_in_one_group(recorder)
+    assert recorder.groups == [{1: ["1-a"], 2: ["2-a"]}]
+    # Lot 2 is in the group in flight: its next bid waits for it (a free slot or not),
+    # then runs on its own.
+    later = asyncio.create_task(batcher.submit(2, "2-b"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert batcher.waiting(2) == 1 and recorder.batches == []
+    recorder.group_release.set()
+    recorder.release.set()
+    answers = await asyncio.gather(*grouped, later)
+    assert answers == [
+        {"item": "1-a", "group": True},
+        {"item": "2-a", "group": True},
+        {"item": "2-b"},
+    ]
+    assert recorder.batches == [(2, ["2-b"])]
+
+
+async def test_lots_waiting_for_a_slot_join_the_batch_that_takes_it():
+    recorder = GroupRecorder()
+    recorder.group_release.set()
+    batcher: LotBatcher[str] = LotBatcher(recorder, run_group=recorder.group, max_concurrent=1)
+    first = asyncio.create_task(batcher.submit(9, "9-a"))
+    await asyncio.sleep(0)
+    # Lot 9's batch holds the only slot; lots 1, 2 and 3 wait for it.
+    rest = [asyncio.create_task(batcher.submit(lot, f"{lot}-a")) for lot in (1, 2, 3)]
+    await asyncio.sleep(0)
+    recorder.release.set()
+    assert await first == {"item": "9-a"}
+    await asyncio.gather(*rest)
+    assert recorder.groups == [{1: ["1-a"], 2: ["2-a"], 3: ["3-a"]}]
+    assert recorder.most_running == 1
+
+
+async def test_a_lot_left_out_of_a_group_runs_alone_next_first_in_line():
+    recorder = GroupRecorder()
+    batcher, grouped = await _lots_1_and_2_in_one_group(recorder)
+    later = asyncio.create_task(batcher.submit(2, "2-b"))
+    await asyncio.sleep(0)
+    recorder.leave_out = {2}
+    recorder.group_release.set()
+    recorder.release.set()
+    answers = await asyncio.gather(*grouped, later)
+    assert answers == [{"item": "1-a", "group": True}, {"item": "2-a"}, {"item": "2-b"}]
+    # Left out: its bid went back in front of the later one, and ran alone (not regrouped).
+    assert recorder.batches == [(2, ["2-a", "2-b"])]
+    assert len(recorder.groups) == 1
+
+
+async def test_a_failed_group_is_the_answer_of_each_of_its_bids():
+    async def broken_group(batches: dict[int, list[str]]) -> dict[int, list[Answer]]:
+        raise ConnectionError("database went away")
+
+    recorder = Recorder()
+    batcher: LotBatcher[str] = LotBatcher(recorder, run_group=broken_group, max_concurrent=1)
+    first = asyncio.create_task(batcher.submit(9, "9-a"))
+    await asyncio.sleep(0)
+    tasks = [asyncio.create_task(batcher.submit(lot, f"{lot}-a")) for lot in (1, 2)]
+    await asyncio.sleep(0)
+    recorder.release.set()
+    await first
+    answers = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(answer, ConnectionError) for answer in answers)

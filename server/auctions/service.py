@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from server.auctions.batching import LotBatcher
-from server.auctions.bids import QueuedBid, place_batch
+from server.auctions.bids import QueuedBid, place_batch, place_group
 from server.auctions.lifecycle import (
     bidder_alias,
     change_status,
@@ -120,11 +120,14 @@ async def place_bid(context: AppContext, bidder: Identity, request: BidRequest) 
     """Place a bid, or raise the reason it may not be placed. Returns the ack body.
 
     The bid joins its lot's next batch (`server.auctions.batching`): bids that
-    arrive while a transaction for the lot is in flight share the next one.
+    arrive while a transaction for the lot is in flight share the next one, and
+    the batches of lots due at once share a transaction (`place_group`).
     """
     batcher = context.bid_batcher
     if batcher is None:
-        batcher = context.bid_batcher = LotBatcher(partial(place_batch, context))
+        batcher = context.bid_batcher = LotBatcher(
+            partial(place_batch, context), run_group=partial(place_group, context)
+        )
         batcher.observe_batch = context.metrics.bid_batch_size.observe
     queued = QueuedBid(
         bidder=bidder,
