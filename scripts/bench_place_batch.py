@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """CPU of one bid transaction, in-process: the 100-lot case without the sockets.
 
-    scripts/bench_place_batch.py [--batches 1000] [--rounds 3] [--root TREE]
+    scripts/bench_place_batch.py [--batches 1000] [--rounds 3] [--group N] [--root TREE]
 
 Creates a scratch database on the local PostgreSQL (BENCH_PG, default
 postgresql://postgres@127.0.0.1:5432), migrates it, opens the server's context
 without the scheduler, and calls `place_batch` for single-bid batches spread
 over 100 lots, four at a time (a busy catalogue on a quiet machine: every
-batch is one bid). Prints the process's CPU time (user + system) per batch,
+batch is one bid). Prints the process's CPU time (user + system) per bid,
 which holds on a busy machine where latencies do not (uvloop when installed,
-as `serve`). `--root` runs another
+as `serve`). `--group N` (N <= 25) puts the single-bid batches of N lots into
+one transaction (`place_group`, as the server does with lots due at once);
+`--group 1` is `place_batch`, one transaction per bid. `--root` runs another
 checkout's server code (a before/after pair, run back to back). Drops the
 database at the end.
 """
@@ -38,11 +40,12 @@ SECRETS = {
 }
 
 
-async def run(root: Path, database: str, batches: int, rounds: int) -> None:
+async def run(root: Path, database: str, batches: int, rounds: int, group: int) -> None:
     from aiohttp import web
     from sqlalchemy import text
 
     from server.app import create_app
+    from server.auctions import bids
     from server.auctions.bids import QueuedBid, place_batch
     from server.core.auth import Identity
     from server.core.context import CONTEXT
@@ -72,20 +75,29 @@ async def run(root: Path, database: str, batches: int, rounds: int) -> None:
     bidders = [Identity(sub=f"u{n}", email=f"u{n}@bench.test") for n in range(20)]
     price = dict.fromkeys(lots, 100)
 
-    async def one(n: int) -> None:
+    def queued(n: int) -> QueuedBid:
         lot = lots[n % len(lots)]
         price[lot] += 1
-        bid = QueuedBid(
+        return QueuedBid(
             bidder=bidders[(n // len(lots) + n) % len(bidders)],
             lot_id=lot,
             amount=price[lot],
             request_id=uuid.uuid4().hex,
         )
-        [answer] = await place_batch(context, lot, [bid])
-        assert isinstance(answer, dict) and answer["ok"], answer
+
+    async def one(n: int) -> None:
+        if group == 1:
+            bid = queued(n)
+            answers = {bid.lot_id: await place_batch(context, bid.lot_id, [bid])}
+        else:
+            batch = [queued(n * group + k) for k in range(group)]
+            answers = await bids.place_group(context, {bid.lot_id: [bid] for bid in batch})
+            assert len(answers) == group, "a lot was left out"
+        for [answer] in answers.values():
+            assert isinstance(answer, dict) and answer["ok"], answer
 
     sent = 0
-    for _ in range(300):  # warm-up: every bidder seen, every statement prepared
+    for _ in range(-(-300 // group)):  # warm-up: every bidder seen, every statement prepared
         await one(sent)
         sent += 1
     try:
@@ -95,9 +107,9 @@ async def run(root: Path, database: str, batches: int, rounds: int) -> None:
                 await asyncio.gather(*(one(sent + k) for k in range(4)))
                 sent += 4
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-            done = batches // 4 * 4
+            done = batches // 4 * 4 * group
             print(
-                f"{root}: {cpu / done * 1e6:6.0f} µs CPU per single-bid batch "
+                f"{root}: {cpu / done * 1e6:6.0f} µs CPU per bid, {group} lot(s) per transaction "
                 f"(wall {wall / done * 1e6:6.0f} µs); load average "
                 f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}",
                 flush=True,
@@ -110,6 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--group", type=int, default=1, choices=range(1, 26), metavar="N")
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
     args = parser.parse_args()
     root = args.root.resolve()
@@ -133,7 +146,7 @@ def main() -> None:
             uvloop.install()
         except ImportError:
             pass
-        asyncio.run(run(root, database, args.batches, args.rounds))
+        asyncio.run(run(root, database, args.batches, args.rounds, args.group))
     finally:
         subprocess.run(
             ["psql", admin, "-qc", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'],
