@@ -82,7 +82,7 @@ async def place_batch(
     """Apply `queued` (all for `lot_id`, in arrival order); one answer per bid, in order.
 
     Waits for the lot's row lock."""
-    answers = await _with_retries(context, {lot_id: queued}, skip_locked=False)
+    answers = await _with_retries(context, {lot_id: queued}, group=False)
     return answers[lot_id]
 
 
@@ -96,7 +96,7 @@ async def place_group(
     failed for another reason than the database's availability (that is raised).
     """
     try:
-        return await _with_retries(context, batches, skip_locked=True)
+        return await _with_retries(context, batches, group=True)
     except Unavailable:
         raise
     except Exception as error:
@@ -107,11 +107,11 @@ async def place_group(
 
 
 async def _with_retries(
-    context: AppContext, batches: Mapping[int, Sequence[QueuedBid]], *, skip_locked: bool
+    context: AppContext, batches: Mapping[int, Sequence[QueuedBid]], *, group: bool
 ) -> dict[int, list[Answer]]:
     for attempt in range(REQUEST_ID_RACE_RETRIES + 1):
         try:
-            return await _place(context, batches, skip_locked=skip_locked)
+            return await _place(context, batches, group=group)
         except _RequestIdRaced:
             if attempt == REQUEST_ID_RACE_RETRIES:
                 raise
@@ -129,7 +129,7 @@ class _LotWork:
 
 
 async def _place(
-    context: AppContext, batches: Mapping[int, Sequence[QueuedBid]], *, skip_locked: bool
+    context: AppContext, batches: Mapping[int, Sequence[QueuedBid]], *, group: bool
 ) -> dict[int, list[Answer]]:
     settings = context.settings
     policy = BidPolicy(
@@ -147,12 +147,13 @@ async def _place(
         await context.seen_users.ensure_many(uow, [bidders[sub] for sub in sorted(bidders)])
         need_card = settings.require_card_to_bid
         params = {
+            "lot_id": lot_ids[0],
             "lot_ids": lot_ids,
             "bid_lot_ids": [lot_id for lot_id in lot_ids for _ in batches[lot_id]],
             "bidder_ids": [bid.bidder.sub for bid in queued],
             "request_ids": [bid.request_id for bid in queued],
         }
-        rows = await LOCK_AND_CHECK[(need_card, skip_locked)].fetch(uow, params)
+        rows = await LOCK_AND_CHECK[(need_card, group)].fetch(uow, params)
         checks: Sequence[Any] = rows
         if any(row["locked_version"] != row["seen_version"] for row in rows if row["l_id"]):
             # Another transaction moved a lot between this statement's snapshot and its
@@ -168,7 +169,7 @@ async def _place(
             end = start + len(batches[lot_id])
             head = rows[start]
             if head["l_id"] is None:
-                if not skip_locked:
+                if not group:
                     answers[lot_id] = [NotFound("Lot not found") for _ in batches[lot_id]]
                 # Skipped (held elsewhere, or not found): the caller runs it alone.
             else:
@@ -179,7 +180,7 @@ async def _place(
                     work.append(done)
             start = end
         if work:
-            bid_ids = await _write(uow, work)
+            bid_ids = await _write(uow, work, group=group)
             for done in work:
                 _announce(context, uow, done.lot, done.placed, bid_ids)
                 for outcome in done.placed:
@@ -288,7 +289,9 @@ def _move(lot: Lot, figures: LotFigures) -> None:
     lot.buy_now_price = figures.buy_now_price
 
 
-async def _write(uow: DriverUnitOfWork, work: list[_LotWork]) -> dict[tuple[int, int], int]:
+async def _write(
+    uow: DriverUnitOfWork, work: list[_LotWork], *, group: bool
+) -> dict[tuple[int, int], int]:
     """Insert the bids and maxima, move the lots, record their events, queue outbid e-mails:
     one statement. Returns each new bid's id by its lot and amount (unique on a lot)."""
     rows = [
@@ -360,8 +363,21 @@ async def _write(uow: DriverUnitOfWork, work: list[_LotWork]) -> dict[tuple[int,
         "mail_bodies": [mail["mail_body"] for mail in mails],
         "mail_data": [json.dumps(mail["mail_data"]) for mail in mails],
     }
+    if not group:
+        # One lot: its figures as scalars (`bid_statements._write_batch`).
+        [(lot_id, figures)] = lots
+        params.update(
+            lot_id=lot_id,
+            current_bid=figures.state.current_bid,
+            high_bidder_id=figures.state.high_bidder_id,
+            leader_max=figures.leader_max,
+            buy_now_price=figures.buy_now_price,
+            bid_count=figures.bid_count,
+            seq=figures.seq,
+            ends_at=figures.state.ends_at,
+        )
     try:
-        written = await WRITE_BATCH.fetch(uow, params)
+        written = await WRITE_BATCH[group].fetch(uow, params)
     except asyncpg.UniqueViolationError as error:
         if "_bidder_request" in (error.constraint_name or ""):
             raise _RequestIdRaced from error
