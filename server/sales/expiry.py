@@ -42,7 +42,12 @@ async def end_payment(
     _close(payment, status, reason)
     await uow.session.flush()
     if strike:
-        buyer = await uow.session.get(User, payment.buyer_id, with_for_update=True)
+        # FOR NO KEY UPDATE (the strike is no key): FOR UPDATE would conflict with the
+        # KEY SHARE a bid by this buyer takes (its foreign key) in a bid group that holds
+        # this lot, while this waits for the lot: a deadlock.
+        buyer = await uow.session.get(
+            User, payment.buyer_id, with_for_update={"key_share": True}
+        )
         if buyer is not None:
             buyer.strikes += 1
     _tell_buyer(uow, context, payment, reason)
@@ -81,7 +86,10 @@ async def expire_lot_payments(
     buyers = {
         user.id: user
         for user in await uow.session.scalars(
-            select(User).where(User.id.in_(buyer_ids)).order_by(User.id).with_for_update()
+            select(User)
+            .where(User.id.in_(buyer_ids))
+            .order_by(User.id)
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE, as in end_payment
         )
     }
     lot_ids = sorted({payment.lot_id for payment in payments if payment.lot_id is not None})
