@@ -47,9 +47,7 @@ async def _group_holding_the_lots_while(db, lots, bidder, other_lot, ending):
     async with db.engine.connect() as conn:
         group = await conn.begin()
         await conn.execute(
-            text(
-                "SELECT id FROM lots WHERE id = ANY(:ids) ORDER BY id FOR UPDATE SKIP LOCKED"
-            ),
+            text("SELECT id FROM lots WHERE id = ANY(:ids) ORDER BY id FOR UPDATE SKIP LOCKED"),
             {"ids": lots},
         )
         task = asyncio.create_task(ending())
@@ -94,9 +92,7 @@ async def test_a_batch_of_window_ends_and_a_bid_group_sharing_its_buyer_do_not_d
     assert outcomes == {info["payment_id"]: "expired"}
 
 
-async def test_one_window_end_and_a_bid_group_sharing_its_buyer_do_not_deadlock(
-    start_server, db
-):
+async def test_one_window_end_and_a_bid_group_sharing_its_buyer_do_not_deadlock(start_server, db):
     server = await start_server()
     lot, info, _alice = await won_lot(server, buyer="alice", amount=5000, title="B")
     other = await create_lot(server, starting_price=1000, bid_increment=10)

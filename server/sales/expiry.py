@@ -45,9 +45,7 @@ async def end_payment(
         # FOR NO KEY UPDATE (the strike is no key): FOR UPDATE would conflict with the
         # KEY SHARE a bid by this buyer takes (its foreign key) in a bid group that holds
         # this lot, while this waits for the lot: a deadlock.
-        buyer = await uow.session.get(
-            User, payment.buyer_id, with_for_update={"key_share": True}
-        )
+        buyer = await uow.session.get(User, payment.buyer_id, with_for_update={"key_share": True})
         if buyer is not None:
             buyer.strikes += 1
     _tell_buyer(uow, context, payment, reason)
