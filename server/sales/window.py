@@ -15,16 +15,17 @@ so that windows lapsing together share their database work instead of queueing
 for it one by one:
 
 - the date jobs of windows lapsing at the same moment are claimed in one
-  statement (`claim_due_windows`), each once its Stripe slot is held;
+  statement (`claim_due_windows`), each once its Stripe slot is held; two
+  claim statements may be under way at once (`PIPELINE`);
 - each window's Stripe call runs on its own, in its Stripe slot;
 - the answers that mean "expired" for a lot's payment (the common case) are
   applied together: whatever has arrived while the previous batch was being
   written goes in the next batch, one transaction of a fixed number of
   statements (`apply_window_ends`, `expiry.expire_lot_payments`), within one
-  database slot. Any other answer (succeeded, processing) and an invoice's
-  payment take the one-window path (`apply_window_end`), as does every window
-  of a batch whose transaction failed, so one window that cannot be ended
-  never holds up the others.
+  database slot, two batches at most at once. Any other answer (succeeded,
+  processing) and an invoice's payment take the one-window path
+  (`apply_window_end`), as does every window of a batch whose transaction
+  failed, so one window that cannot be ended never holds up the others.
 
 `tasks.expire_due_windows` (the sweep) hands its claims to the same batches.
 """
@@ -164,6 +165,11 @@ def window_ends(context: AppContext) -> WindowEnds:
     return context.window_ends
 
 
+#: Claim statements, and batch transactions, a process runs at once: while one is being
+#: written the next can start (two of the four database slots, `job_slots`).
+PIPELINE = 2
+
+
 @dataclass(slots=True)
 class _Answered:
     window: ClaimedWindow
@@ -181,8 +187,9 @@ class WindowEnds:
         self._wanted: dict[int, asyncio.Future[str | None]] = {}
         #: Stripe's answers waiting for the next batch.
         self._answered: list[_Answered] = []
-        self._claiming: asyncio.Task[None] | None = None
-        self._applying: asyncio.Task[None] | None = None
+        #: Claim statements and batch transactions under way (each at most `PIPELINE`).
+        self._claiming = 0
+        self._applying = 0
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def end_own(self, payment_id: int) -> str | None:
@@ -191,8 +198,9 @@ class WindowEnds:
             return None  # a date job of this process is already on it
         result: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self._wanted[payment_id] = result
-        if self._claiming is None or self._claiming.done():
-            self._claiming = self._spawn(self._claim_wanted())
+        if self._claiming < PIPELINE:
+            self._claiming += 1
+            self._spawn(self._claim_wanted())
         return await result
 
     def end_claimed(self, window: ClaimedWindow) -> asyncio.Future[str | None]:
@@ -211,6 +219,12 @@ class WindowEnds:
         return task
 
     async def _claim_wanted(self) -> None:
+        try:
+            await self._claim_wanted_windows()
+        finally:
+            self._claiming -= 1
+
+    async def _claim_wanted_windows(self) -> None:
         """Claim the wanted windows, as many per statement as there are free Stripe slots."""
         slots = self._context.stripe_job_slots
         while self._wanted:
@@ -219,6 +233,10 @@ class WindowEnds:
             while held < min(len(self._wanted), SWEEP_BATCH) and not slots.locked():
                 await slots.acquire()
                 held += 1
+            if not self._wanted:  # the other claimer took them meanwhile
+                for _ in range(held):
+                    slots.release()
+                break
             ids = list(self._wanted)[:held]
             wanted = {payment_id: self._wanted.pop(payment_id) for payment_id in ids}
             try:
@@ -251,10 +269,17 @@ class WindowEnds:
             finally:
                 self._context.stripe_job_slots.release()
         self._answered.append(_Answered(window, answer, result))
-        if self._applying is None or self._applying.done():
-            self._applying = self._spawn(self._apply_answered())
+        if self._applying < PIPELINE:
+            self._applying += 1
+            self._spawn(self._apply_answered())
 
     async def _apply_answered(self) -> None:
+        try:
+            await self._apply_answered_batches()
+        finally:
+            self._applying -= 1
+
+    async def _apply_answered_batches(self) -> None:
         """Apply the answers in batches: each batch is what arrived while the last was written."""
         while self._answered:
             batch = self._answered[:SWEEP_BATCH]
