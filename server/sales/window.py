@@ -198,9 +198,8 @@ class WindowEnds:
             return None  # a date job of this process is already on it
         result: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self._wanted[payment_id] = result
-        if self._claiming < PIPELINE:
-            self._claiming += 1
-            self._spawn(self._claim_wanted())
+        if self._claiming < PIPELINE:  # this job claims the wanted windows itself: no task hop
+            await self._claim_wanted()
         return await result
 
     def end_claimed(self, window: ClaimedWindow) -> asyncio.Future[str | None]:
@@ -219,6 +218,7 @@ class WindowEnds:
         return task
 
     async def _claim_wanted(self) -> None:
+        self._claiming += 1
         try:
             await self._claim_wanted_windows()
         finally:
