@@ -92,6 +92,8 @@ class Target:
     p99s: dict[int, list[float]] = field(default_factory=dict)
     p50s: dict[int, list[float]] = field(default_factory=dict)
     cpu_us: dict[int, list[float]] = field(default_factory=dict)
+    #: Per round: the median over its bids of each bid's last receipt (s after the send).
+    last_receipts: dict[int, list[float]] = field(default_factory=dict)
     memory_kib: float = float("nan")
 
 
@@ -223,7 +225,8 @@ class Compare:
         p50, p99 = self.tools.pct(latencies, 0.5), self.tools.pct(latencies, 0.99)
         per_message = cpu / max(delivered, 1) * 1e6
         gross_per_message = gross / max(delivered, 1) * 1e6
-        self.record(target, watchers, sent, acked, results, gross, clients_cpu)
+        first, last = self.record(target, watchers, sent, acked, results, gross, clients_cpu)
+        target.last_receipts.setdefault(watchers, []).append(last)
         target.p50s.setdefault(watchers, []).append(p50)
         target.p99s.setdefault(watchers, []).append(p99)
         target.cpu_us.setdefault(watchers, []).append(gross_per_message)
@@ -232,7 +235,8 @@ class Compare:
             f"  {watchers:5} watchers  {target.name:22} delivered {delivered}/{expected}  "
             f"p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms  "
             f"CPU {per_message:6.1f} us/msg net ({gross_per_message:.1f} gross, idle "
-            f"{idle_rate * 100:.1f} %)  (load {load_before} -> {load()})",
+            f"{idle_rate * 100:.1f} %)  median bid: first {first * 1000:.1f} ms, last "
+            f"{last * 1000:.1f} ms  (load {load_before} -> {load()})",
             flush=True,
         )
 
@@ -245,11 +249,13 @@ class Compare:
         results: list[dict[str, Any]],
         server_cpu: float,
         clients_cpu: float,
-    ) -> None:
+    ) -> tuple[float, float]:
         """Append the round's raw stamps to var/bench/compare-rounds.jsonl (every server alike).
 
         Per bid: the bidder's send and ack stamps and every watcher's receipt stamp
         (`time.time()` in each process; scripts/trace_fanout/report.py reads them).
+        Returns the medians over the round's bids of their first and last receipt
+        (seconds after the send): a round's p99 is set by its one or two worst bids.
         """
         received: dict[int, list[float]] = {bid: [] for bid in sent}
         for result in results:
@@ -270,6 +276,12 @@ class Compare:
         }
         with (self.bench.logs / "compare-rounds.jsonl").open("a") as out:
             out.write(json.dumps(line) + "\n")
+        heard = [bid for bid in bids if bid["received"]]
+        if not heard:
+            return float("nan"), float("nan")
+        first = statistics.median(bid["received"][0] - bid["sent"] for bid in heard)
+        last = statistics.median(bid["received"][-1] - bid["sent"] for bid in heard)
+        return first, last
 
     def summary(self, targets: list[Target]) -> None:
         ours, bare, node = targets
@@ -279,9 +291,10 @@ class Compare:
                 p99 = statistics.median(target.p99s[size]) * 1000
                 cpu = statistics.median(target.cpu_us[size])
                 spread = ", ".join(f"{v * 1000:.0f}" for v in target.p99s[size])
+                lasts = ", ".join(f"{v * 1000:.0f}" for v in target.last_receipts[size])
                 print(
                     f"  {size:5} watchers  {target.name:22} p99 {p99:6.1f} ms [{spread}]  "
-                    f"CPU {cpu:6.1f} us/msg"
+                    f"CPU {cpu:6.1f} us/msg  median bid's last receipt [{lasts}] ms"
                 )
             for other in (bare, node):
                 p99_ratio = statistics.median(ours.p99s[size]) / statistics.median(other.p99s[size])
