@@ -11,12 +11,12 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.support.a11y import assert_accessible
-from tests.support.browser import DESKTOP, PHONE, BidderPage, open_lot
+from tests.support.browser import DESKTOP, EXPECT_TIMEOUT_MS, PHONE, BidderPage, open_lot
 from tests.support.factories import bid, create_lot
 from tests.support.sales import won_lot
 
 pytestmark = pytest.mark.browser
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 async def _tab(browser: Browser, url: str, viewport: dict[str, int]) -> BidderPage:

@@ -19,7 +19,7 @@ from server.auctions.models import Lot
 from server.payments.models import Payment, Refund
 from server.users.models import User
 from tests.support.a11y import assert_accessible
-from tests.support.browser import DESKTOP, PHONE
+from tests.support.browser import DESKTOP, EXPECT_TIMEOUT_MS, PHONE
 from tests.support.desk import DeskPage, open_desk, overflows
 from tests.support.factories import bid, create_lot
 from tests.support.sales import sold_lot
@@ -27,7 +27,7 @@ from tests.support.services import wait_for
 from tests.test_checkout_desk import issued_invoice
 
 pytestmark = pytest.mark.browser
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 CREATE = "/v1/payment_intents"
 
 

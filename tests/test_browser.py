@@ -21,6 +21,7 @@ from server.realtime.hub import lot_room
 from server.users.models import User
 from tests.support.browser import (
     DESKTOP,
+    EXPECT_TIMEOUT_MS,
     PHONE,
     BidderPage,
     no_horizontal_overflow,
@@ -30,7 +31,7 @@ from tests.support.browser import (
 from tests.support.factories import bid, create_lot
 
 pytestmark = pytest.mark.browser
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 CARD_OK = "4242 4242 4242 4242"
 CARD_DECLINED = "4000 0000 0000 0341"

@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from server.cards.models import Card
 from server.payments.models import Payment
-from tests.support.browser import DESKTOP, BidderPage
+from tests.support.browser import DESKTOP, EXPECT_TIMEOUT_MS, BidderPage
 from tests.support.factories import bid, create_lot
 
 pytestmark = pytest.mark.browser
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 async def _save(tab: BidderPage, number: str, expiry: str, cvc: str = "123") -> None:

@@ -6,11 +6,11 @@ import pytest
 from playwright.async_api import expect
 
 from tests.support.a11y import assert_accessible
-from tests.support.browser import DESKTOP, PHONE, BidderPage
+from tests.support.browser import DESKTOP, EXPECT_TIMEOUT_MS, PHONE, BidderPage
 from tests.support.factories import bid, create_lot, create_sale
 
 pytestmark = pytest.mark.browser
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 async def sale_lot(server, sale: dict, title: str, starting_price: int) -> dict:

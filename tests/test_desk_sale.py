@@ -12,11 +12,11 @@ from playwright.async_api import expect
 from sqlalchemy import func, select, text, update
 
 from server.auctions.models import Lot
-from tests.support.browser import DESKTOP, PHONE, BidderPage, open_lot
+from tests.support.browser import DESKTOP, EXPECT_TIMEOUT_MS, PHONE, BidderPage, open_lot
 from tests.support.desk import open_desk
 
 pytestmark = pytest.mark.browser
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 async def test_a_lot_listed_on_the_desk_is_fought_for_won_paid_and_followed_live(

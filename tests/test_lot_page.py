@@ -22,6 +22,7 @@ from tests.conftest import JWT_SECRET
 from tests.support.a11y import assert_accessible
 from tests.support.browser import (
     DESKTOP,
+    EXPECT_TIMEOUT_MS,
     PHONE,
     BidderPage,
     no_horizontal_overflow,
@@ -30,7 +31,7 @@ from tests.support.browser import (
 from tests.support.factories import bid, create_lot
 
 pytestmark = pytest.mark.browser
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 async def open_tab(

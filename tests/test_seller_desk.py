@@ -19,13 +19,13 @@ from sqlalchemy import select
 
 from server.auctions.models import Lot
 from tests.support.a11y import assert_accessible
-from tests.support.browser import PHONE
+from tests.support.browser import EXPECT_TIMEOUT_MS, PHONE
 from tests.support.desk import open_desk, overflows
 from tests.support.factories import bid, create_lot
 from tests.support.sales import sold_lot, won_lot
 
 pytestmark = pytest.mark.browser
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 async def _lot(db, title: str) -> Lot:

@@ -17,11 +17,11 @@ from playwright.async_api import Browser, expect
 
 from server.core.auth import issue_token
 from tests.conftest import JWT_SECRET
-from tests.support.browser import DESKTOP, BidderPage, open_lot
+from tests.support.browser import DESKTOP, EXPECT_TIMEOUT_MS, BidderPage, open_lot
 from tests.support.factories import create_lot
 
 pytestmark = pytest.mark.browser
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 SAVED_TOKEN = "() => (JSON.parse(localStorage.getItem('auction.session') || 'null') || {}).token"
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, Request, async_playwright
 
+from tests.support.services import PATIENCE
+
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
     "--no-sandbox",
@@ -26,6 +28,9 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+#: How long `expect(...)` waits for the page (the modules set it): TEST_PATIENCE times 5 s,
+#: 15 s by default, like the other waits in tests (tests/support/services.py).
+EXPECT_TIMEOUT_MS = round(5_000 * PATIENCE)
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
