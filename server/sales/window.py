@@ -37,6 +37,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, and_, any_, bindparam, or_, select, update
@@ -185,6 +186,8 @@ class WindowEnds:
         self._context = context
         #: Date jobs waiting for their window's claim: payment id → its outcome.
         self._wanted: dict[int, asyncio.Future[str | None]] = {}
+        #: Windows this process has claimed and not ended yet: payment id → its outcome.
+        self._ending: dict[int, asyncio.Future[str | None]] = {}
         #: Stripe's answers waiting for the next batch.
         self._answered: list[_Answered] = []
         #: Claim statements and batch transactions under way (each at most `PIPELINE`).
@@ -196,6 +199,8 @@ class WindowEnds:
         """End the window of `payment_id` if it lapsed and no one else holds it."""
         if payment_id in self._wanted:
             return None  # a date job of this process is already on it
+        if payment_id in self._ending:  # this process's sweep is ending it: its outcome
+            return await asyncio.shield(self._ending[payment_id])
         result: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self._wanted[payment_id] = result
         if self._claiming < PIPELINE:  # this job claims the wanted windows itself: no task hop
@@ -208,8 +213,19 @@ class WindowEnds:
         The slot is given back once Stripe has answered; the future is the outcome.
         """
         result: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._track(window.payment_id, result)
         self._spawn(self._ask_stripe(window, result))
         return result
+
+    def _track(self, payment_id: int, result: asyncio.Future[str | None]) -> None:
+        """`payment_id`'s window is being ended here, with `result` for its outcome."""
+        self._ending[payment_id] = result
+
+        def done(_: object) -> None:
+            if self._ending.get(payment_id) is result:
+                del self._ending[payment_id]
+
+        result.add_done_callback(done)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -252,9 +268,14 @@ class WindowEnds:
             for _ in range(held - len(windows)):
                 slots.release()
             for window in windows:
-                self._spawn(self._ask_stripe(window, wanted.pop(window.payment_id)))
-            for result in wanted.values():  # not lapsed, decided, or held elsewhere
-                if not result.done():
+                result = wanted.pop(window.payment_id)
+                self._track(window.payment_id, result)
+                self._spawn(self._ask_stripe(window, result))
+            for payment_id, result in wanted.items():  # not lapsed, decided, held elsewhere
+                ending = self._ending.get(payment_id)
+                if ending is not None:  # by this process's sweep meanwhile: its outcome
+                    ending.add_done_callback(partial(_copy_outcome, result))
+                elif not result.done():
                     result.set_result(None)
 
     async def _ask_stripe(self, window: ClaimedWindow, result: asyncio.Future[str | None]) -> None:
@@ -297,6 +318,17 @@ class WindowEnds:
                     _fail(item.result, outcome)
                 elif not item.result.done():
                     item.result.set_result(outcome)
+
+
+def _copy_outcome(result: asyncio.Future[str | None], ending: asyncio.Future[str | None]) -> None:
+    if result.done():
+        return
+    if ending.cancelled():
+        result.cancel()
+    elif (error := ending.exception()) is not None:
+        result.set_exception(error)
+    else:
+        result.set_result(ending.result())
 
 
 def _fail(result: asyncio.Future[str | None], error: BaseException) -> None:
