@@ -439,6 +439,48 @@ async def test_a_pass_marks_its_deliveries_sent_in_one_statement(server, db):
     assert await email_metrics(server) == {"logged": 6}
 
 
+async def test_a_pass_lets_other_work_run_between_its_messages(server, db):
+    """Delivering a batch never holds the event loop from its first message to its last.
+
+    With no SMTP_URL every send returns at once; bids waiting on the same loop must
+    still be served between messages. A ticker counts its turns on the loop, and each
+    logged e-mail notes the count: a pass that never yields between messages logs all
+    of them within one turn.
+    """
+    await server.stop_jobs()
+    await enqueue(db, *(f"burst {n}" for n in range(50)))
+    turns = 0
+    delivering = True
+    seen_at: list[int] = []
+
+    class NoteTurn(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "not sent" in record.getMessage():
+                seen_at.append(turns)
+
+    async def ticker() -> None:
+        nonlocal turns
+        while delivering:
+            turns += 1
+            await asyncio.sleep(0)
+
+    mailer_log = logging.getLogger("server.notifications.mailer")
+    handler, level = NoteTurn(), mailer_log.level
+    mailer_log.addHandler(handler)
+    mailer_log.setLevel(logging.INFO)
+    ticking = asyncio.create_task(ticker())
+    try:
+        tried = await deliver_due_emails(server.context, batch_size=100)
+    finally:
+        delivering = False
+        await ticking
+        mailer_log.removeHandler(handler)
+        mailer_log.setLevel(level)
+    assert tried == 50
+    assert len(seen_at) == 50
+    assert len(set(seen_at)) == 50, seen_at  # a turn of other work between every two
+
+
 async def test_a_batch_of_marks_skips_only_the_claim_whose_lease_was_lost(db):
     first, second = await enqueue(db, "kept", "lost")
     async with db.unit_of_work() as uow:

@@ -119,6 +119,10 @@ async def _deliver_batch(
                 await _record_failure(context, message, DeliveryError(type(exc).__name__))
             else:
                 delivered.append(message)
+        # Let bids in between messages: a mailer that returns without waiting (the log
+        # mailer, an SMTP refusal) would otherwise hold the loop for the whole batch;
+        # under a bid storm that was a burst of ~100 ms of e-mails once a second.
+        await asyncio.sleep(0)
     await _record_sent(context, delivered, mailer.delivered_outcome)
     return len(batch)
 
