@@ -30,7 +30,13 @@ async def _charge(localstripe, info):
 
 
 async def _payment(db, payment_id):
+    """The payment and its refunds as of one moment (one snapshot for both reads).
+
+    The server commits a refund's outcome and the payment's refunded amount together;
+    two reads at READ COMMITTED could fall on either side of that commit.
+    """
     async with db.sessions() as session:
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         payment = await session.get(Payment, payment_id)
         refunds = (
             await session.scalars(
