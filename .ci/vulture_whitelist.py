@@ -23,6 +23,7 @@ stripe_event_id
 object_id
 stripe_created
 received_at
+removed_at
 
 # Read by Alembic from every migration module.
 down_revision

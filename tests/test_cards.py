@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from server.cards.models import Card
 from server.users.models import User
+from tests.conftest import WEBHOOK_SECRET
 from tests.support import stripe as fake_browser
 from tests.support.cards import save_card, wait_for_card
 
@@ -141,3 +142,36 @@ async def test_a_card_detached_or_a_customer_deleted_at_stripe_is_forgotten(
     await save_card(server, localstripe.url, "gina")
     replaced = await _customer(db, "gina")
     assert replaced is not None and replaced != customer
+
+
+async def test_a_delayed_setup_success_does_not_bring_a_removed_card_back(server, db, localstripe):
+    """Stripe never attaches a detached PaymentMethod again: its late success is stale.
+
+    The webhook fetches the setup's PaymentMethod before its transaction opens; if the
+    bidder removes the card in between, the fetched copy still names their Customer.
+    Here that copy is signed as Stripe would send it, after the removal.
+    """
+    confirmed = await save_card(server, localstripe.url, "gina", refetch=False)
+    status, card = await server.request(
+        "POST", "/api/me/cards", as_user="gina", json={"setup_intent_id": confirmed["id"]}
+    )
+    assert status == 201, card
+    status, _ = await server.request("DELETE", f"/api/me/cards/{card['id']}", as_user="gina")
+    assert status == 204
+
+    stale = dict(confirmed)
+    stale["payment_method"] = {
+        "id": card["id"],
+        "object": "payment_method",
+        "type": "card",
+        "customer": confirmed["customer"],  # as fetched before the removal
+        "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034},
+    }
+    status, _ = await fake_browser.deliver(
+        server, fake_browser.event("setup_intent.succeeded", stale), secret=WEBHOOK_SECRET
+    )
+    assert status == 200
+    status, listing = await server.request("GET", "/api/me/cards", as_user="gina")
+    assert listing["items"] == []
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Card)) == 0

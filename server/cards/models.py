@@ -36,3 +36,16 @@ class Card(Base):
     exp_year: Mapped[int] = mapped_column(SmallInteger)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class RemovedCard(Base):
+    """A card removed from its account (detached at Stripe): never stored again.
+
+    Stripe never attaches a detached PaymentMethod again, so a success event for it
+    that arrives after the removal is stale (server.cards.service.store_card).
+    """
+
+    __tablename__ = "removed_cards"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    removed_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.cards import customers
-from server.cards.models import Card
+from server.cards.models import Card, RemovedCard
 from server.core.auth import Identity
 from server.core.context import AppContext
 from server.core.errors import NotFound, conflict
@@ -124,6 +124,10 @@ async def store_card(session: AsyncSession, user_id: str, method: Mapping[str, A
         return None
     # One card change per user at a time (the webhook and the re-fetch may race).
     await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    if await session.get(RemovedCard, method["id"]) is not None:
+        # Removed since the event's PaymentMethod was fetched: Stripe will never
+        # attach it again, so the event is stale.
+        return None
     brand = card.get("brand")
     inserted = await session.scalar(
         insert(Card)
@@ -181,7 +185,14 @@ async def remove_card(context: AppContext, identity: Identity, card_id: str) -> 
 
 
 async def forget_card(session: AsyncSession, card_id: str) -> str | None:
-    """Delete a card row (detached at Stripe); returns its user when there was one."""
+    """Delete a card row (detached at Stripe); returns its user when there was one.
+
+    The id is remembered (`removed_cards`) even when no row was left, so that a
+    delayed success event for it does not store it again.
+    """
+    await session.execute(
+        insert(RemovedCard).values(id=card_id).on_conflict_do_nothing(index_elements=["id"])
+    )
     card = await session.scalar(select(Card).where(Card.id == card_id).with_for_update())
     if card is None:
         return None
