@@ -5,9 +5,13 @@ our launcher, which attaches a confirmed SetupIntent's card and sends its webhoo
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from sqlalchemy import func, select
 
 from server.cards.models import Card
+from server.cards.service import forget_card, store_card
 from server.users.models import User
 from tests.conftest import WEBHOOK_SECRET
 from tests.support import stripe as fake_browser
@@ -173,5 +177,35 @@ async def test_a_delayed_setup_success_does_not_bring_a_removed_card_back(server
     assert status == 200
     status, listing = await server.request("GET", "/api/me/cards", as_user="gina")
     assert listing["items"] == []
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Card)) == 0
+
+
+async def test_a_success_stored_while_the_card_is_being_removed_does_not_bring_it_back(
+    server, db, localstripe
+):
+    """A removal and a success event in flight at once: the card stays removed.
+
+    The removal's transaction is held open; the event's store starts meanwhile. It
+    must wait for the removal and then see the id removed, not check before the
+    removal commits and insert the card again once the row lock is released.
+    """
+    card = await save_card(server, localstripe.url, "hank")
+    method = {
+        "id": card["id"],
+        "type": "card",
+        "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034},
+    }
+
+    async def store() -> Any:
+        async with db.unit_of_work() as uow:
+            return await store_card(uow.session, "hank", method)
+
+    async with db.unit_of_work() as removal:
+        assert await forget_card(removal.session, card["id"]) == "hank"
+        storing = asyncio.create_task(store())
+        await asyncio.sleep(0.3)  # the store reaches its lock wait
+        assert not storing.done()
+    assert await storing is None
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Card)) == 0

@@ -117,13 +117,21 @@ async def fetch_method(
     return as_dict(await context.stripe.retrieve_payment_method(method, background=background))
 
 
+async def _lock_card_changes(session: AsyncSession, user_id: str) -> None:
+    """One card change per user at a time: the webhook, the re-fetch and a removal may race.
+
+    `FOR NO KEY UPDATE`: it serialises card changes without blocking the user's bids,
+    whose writes only take a key-share lock on the user (their foreign keys).
+    """
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
+
+
 async def store_card(session: AsyncSession, user_id: str, method: Mapping[str, Any]) -> Card | None:
     """Insert the card as the user's default when new; a known card is left as it is."""
     card = method.get("card")
     if method.get("type") != "card" or not isinstance(card, Mapping):
         return None
-    # One card change per user at a time (the webhook and the re-fetch may race).
-    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    await _lock_card_changes(session, user_id)
     if await session.get(RemovedCard, method["id"]) is not None:
         # Removed since the event's PaymentMethod was fetched: Stripe will never
         # attach it again, so the event is stale.
@@ -189,7 +197,13 @@ async def forget_card(session: AsyncSession, card_id: str) -> str | None:
 
     The id is remembered (`removed_cards`) even when no row was left, so that a
     delayed success event for it does not store it again.
+    The user's card lock is taken first, as `store_card` takes it: a success event
+    being stored meanwhile either finished before (and its card is deleted here) or
+    waits and then finds the id removed.
     """
+    owner = await session.scalar(select(Card.user_id).where(Card.id == card_id))
+    if owner is not None:
+        await _lock_card_changes(session, owner)
     await session.execute(
         insert(RemovedCard).values(id=card_id).on_conflict_do_nothing(index_elements=["id"])
     )
